@@ -1,0 +1,40 @@
+"""The exceptions this package raises, shared by the compiled and pure hot paths."""
+
+from __future__ import annotations
+
+__all__ = (
+    "ASGIAppError",
+    "ASGIProtocolError",
+    "ClientDisconnectedError",
+    "RequestParseError",
+)
+
+
+class ASGIProtocolError(RuntimeError):
+    """The application sent a message that breaks the ASGI HTTP spec.
+
+    Raised from the application's ``send()``; nothing malformed reaches the client.
+    """
+
+
+class ASGIAppError(RuntimeError):
+    """The application ended without producing a complete response.
+
+    For example it returned before ``http.response.start``, or before the final
+    ``http.response.body`` of a response it had started.
+    """
+
+
+class ClientDisconnectedError(OSError):
+    """Raised from ``send()`` once the client has gone away (ASGI HTTP spec 2.4).
+
+    Like uvicorn's ``ClientDisconnected``: the connector swallows it when the
+    application lets it escape, and does not log it as an error.
+    """
+
+
+class RequestParseError(ValueError):
+    """The request bytes aiohttp wrote could not be parsed as HTTP/1.1 (RFC 9112).
+
+    aiohttp writes well-formed requests, so this signals a bug in aiohttp or here.
+    """
