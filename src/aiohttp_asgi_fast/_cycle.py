@@ -1,0 +1,348 @@
+"""One HTTP request/response cycle: the ASGI ``receive``/``send`` pair and the app task body.
+
+The cycle gets request body pieces from the connection (``feed_body``), hands them to
+the app through ``receive()``, validates what the app passes to ``send()``, frames it
+with the hot path and delivers the bytes to aiohttp's response parser through the
+connection. Rules enforced are the ASGI HTTP message format 2.5 and RFC 9110/9112.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Final
+
+from ._framing import BODY_CHUNKED, CONTINUE_RESPONSE, LAST_CHUNK
+from ._hotpath import encode_chunk, encode_response_head
+from .exceptions import ASGIAppError, ASGIProtocolError, ClientDisconnectedError
+
+if TYPE_CHECKING:
+    from ._transport import InMemoryTransport
+    from ._types import ASGIApp, Message, Scope
+
+__all__ = ("RequestCycle",)
+
+logger: Final = logging.getLogger("aiohttp_asgi_fast")
+
+# Response states.
+_NOT_STARTED: Final = 0
+_START_PENDING: Final = 1  # http.response.start received, head not yet delivered
+_STREAMING: Final = 2  # head delivered, body in progress
+_COMPLETE: Final = 3
+
+_CHUNKED_TAIL: Final = b"transfer-encoding: chunked\r\n\r\n"
+_CHUNKED_TAIL_LEN: Final = len(_CHUNKED_TAIL)
+
+# Request-body buffering towards the app: past the high-water mark aiohttp's writer is
+# paused (protocol.pause_writing(), as a full socket buffer would), below low it resumes.
+_BODY_HIGH_WATER: Final = 1 << 20
+_BODY_LOW_WATER: Final = 1 << 18
+
+_INTERNAL_ERROR: Final = (
+    b"HTTP/1.1 500 Internal Server Error\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 21\r\n\r\n"
+    b"Internal Server Error"
+)
+
+
+class RequestCycle:
+    """Per-request state shared by ``receive``, ``send`` and the app task."""
+
+    __slots__ = (
+        "_body",
+        "_body_buffered",
+        "_body_complete",
+        "_content_remaining",
+        "_expect_continue",
+        "_framing",
+        "_head",
+        "_loop",
+        "_request_done",
+        "_state",
+        "_transport",
+        "_waiters",
+        "_writing_paused",
+        "app_done",
+        "disconnected",
+        "interim",
+        "scope",
+    )
+
+    def __init__(self, transport: InMemoryTransport, scope: Scope, expect_continue: bool) -> None:
+        self._transport = transport
+        self._loop = transport.loop
+        self.scope = scope
+        self._expect_continue = expect_continue
+        self._body: deque[bytes] = deque()
+        self._body_buffered = 0
+        self._body_complete = False
+        self._request_done = False  # receive() returned the last http.request
+        self._waiters: list[asyncio.Future[None]] = []
+        self._writing_paused = False
+        self._state = _NOT_STARTED
+        self._head = b""
+        self._framing = BODY_CHUNKED
+        self._content_remaining = 0
+        self.disconnected = False
+        self.app_done = False
+        self.interim = False
+
+    # -- events from the connection -------------------------------------------------
+
+    def feed_body(self, body: bytes) -> None:
+        if self.app_done or self.disconnected or self._state == _COMPLETE:
+            return  # nobody will read it: drop, as a server drops an unread body
+        self._body.append(body)
+        self._body_buffered += len(body)
+        if not self._writing_paused and self._body_buffered > _BODY_HIGH_WATER:
+            self._writing_paused = True
+            self._transport.pause_client_writing()
+        self._wake()
+
+    def body_complete(self) -> None:
+        self._body_complete = True
+        self._wake()
+
+    def client_disconnected(self) -> None:
+        """The client closed the connection (released early, session closed, timeout)."""
+        if self.disconnected:
+            return
+        self.disconnected = True
+        self._drop_body()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _drop_body(self) -> None:
+        self._body.clear()
+        self._body_buffered = 0
+        if self._writing_paused:
+            self._writing_paused = False
+            self._transport.resume_client_writing()
+
+    # -- ASGI receive -----------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        while True:
+            if self._expect_continue:
+                # RFC 9110 §10.1.1: answer 100 Continue once the app asks for the body.
+                self._expect_continue = False
+                if self._state == _NOT_STARTED and not self.disconnected:
+                    self._transport.deliver(CONTINUE_RESPONSE)
+            if self.disconnected or self._state == _COMPLETE:
+                # ASGI: http.disconnect once the response is sent or the client left.
+                return {"type": "http.disconnect"}
+            body = self._body
+            if body:
+                chunk = body.popleft()
+                self._body_buffered -= len(chunk)
+                if self._writing_paused and self._body_buffered < _BODY_LOW_WATER:
+                    self._writing_paused = False
+                    self._transport.resume_client_writing()
+                more = bool(body) or not self._body_complete
+                if not more:
+                    self._request_done = True
+                return {"type": "http.request", "body": chunk, "more_body": more}
+            if self._body_complete and not self._request_done:
+                self._request_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            waiter = self._loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if not waiter.done():  # cancelled: forget it
+                    waiter.cancel()
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
+
+    # -- ASGI send --------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        try:
+            message_type = message["type"]
+        except (TypeError, KeyError):
+            raise ASGIProtocolError(
+                f"ASGI message must be a dict with a 'type' key, got {message!r:.200}"
+            ) from None
+        if self.disconnected:
+            # ASGI HTTP spec 2.4: send() after the client left raises an OSError subclass.
+            raise ClientDisconnectedError("the client disconnected")
+        if message_type == "http.response.body":
+            await self._send_body(message)
+        elif message_type == "http.response.start":
+            self._send_start(message)
+        elif self._state == _COMPLETE:
+            raise ASGIProtocolError(
+                f"unexpected ASGI message {message_type!r} after the response completed"
+            )
+        else:
+            raise ASGIProtocolError(
+                f"unexpected ASGI message type {message_type!r} in an http scope; "
+                "expected 'http.response.start' or 'http.response.body'"
+            )
+
+    def _send_start(self, message: Message) -> None:
+        if self._state != _NOT_STARTED:
+            raise ASGIProtocolError(
+                "'http.response.start' sent twice"
+                if self._state != _COMPLETE
+                else "'http.response.start' sent after the response completed"
+            )
+        try:
+            status = message["status"]
+        except KeyError:
+            raise ASGIProtocolError("'http.response.start' is missing 'status'") from None
+        head, framing = encode_response_head(
+            status,
+            message.get("headers", ()),
+            head_request=self.scope["method"] == "HEAD",
+            body_length=-1,
+        )
+        self._head = head
+        self._framing = framing
+        # An interim (1xx, not 101) status cannot end a response: aiohttp keeps waiting
+        # for the final one, so the connection is closed once this "response" completes.
+        self.interim = status < 200 and status != 101
+        self._content_remaining = framing
+        self._state = _START_PENDING
+        # ASGI lets a server hold the head until the first body message, which lets a
+        # single-message body get a Content-Length. An app that pauses between start and
+        # body still gets its head to the client on the next loop iteration.
+        self._loop.call_soon(self._flush_pending_head)
+
+    def _flush_pending_head(self) -> None:
+        if self._state == _START_PENDING and not self.disconnected:
+            self._state = _STREAMING
+            self._transport.deliver(self._head)
+
+    async def _send_body(self, message: Message) -> None:
+        state = self._state
+        if state != _START_PENDING and state != _STREAMING:
+            raise ASGIProtocolError(
+                "'http.response.body' sent before 'http.response.start'"
+                if state == _NOT_STARTED
+                else "'http.response.body' sent after the response completed"
+            )
+        body = message.get("body", b"")
+        if type(body) is not bytes:
+            if not isinstance(body, (bytes, bytearray, memoryview)):
+                raise ASGIProtocolError(
+                    f"'http.response.body' body must be bytes, got {type(body).__name__}"
+                )
+            body = bytes(body)
+        more_body = message.get("more_body", False)
+        if more_body is not True and more_body is not False:
+            raise ASGIProtocolError(
+                f"'http.response.body' more_body must be a bool, got {type(more_body).__name__}"
+            )
+        framing = self._framing
+        if framing >= 0:  # Content-Length: RFC 9112 §6.3 the body is exactly that long
+            remaining = self._content_remaining - len(body)
+            if remaining < 0:
+                raise ASGIProtocolError(
+                    f"response body is longer than its Content-Length ({framing} bytes)"
+                )
+            if not more_body and remaining:
+                raise ASGIProtocolError(
+                    f"response body ended {remaining} bytes short of its "
+                    f"Content-Length ({framing} bytes)"
+                )
+            self._content_remaining = remaining
+            data = body
+        elif framing == BODY_CHUNKED:
+            if state == _START_PENDING and not more_body:
+                # The whole body is known: frame it with a Content-Length instead.
+                self._head = b"%scontent-length: %d\r\n\r\n" % (
+                    self._head[:-_CHUNKED_TAIL_LEN],
+                    len(body),
+                )
+                data = body
+            elif more_body:
+                data = encode_chunk(body)
+            else:
+                data = encode_chunk(body) + LAST_CHUNK
+        else:  # BODY_NONE: HEAD, 1xx, 204, 304 carry no body (RFC 9110 §6.4.1)
+            data = b""
+        if state == _START_PENDING:
+            self._state = _STREAMING
+            data = self._head + data
+        if not more_body:
+            self._state = _COMPLETE
+        transport = self._transport
+        if data:
+            if transport.reading_paused:
+                await transport.wait_reading_resumed()  # backpressure from the client
+                if self.disconnected:
+                    raise ClientDisconnectedError("the client disconnected")
+            transport.deliver(data)
+        if not more_body:
+            self._drop_body()
+            self._wake()  # pending receive() calls now return http.disconnect
+            transport.response_complete(self)
+
+    # -- the app task -------------------------------------------------------------------
+
+    async def run(self, app: ASGIApp, propagate_exceptions: bool) -> None:
+        try:
+            await app(self.scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            self._finish()
+            raise
+        except BaseException as exc:
+            self._finish()
+            self._app_failed(exc, propagate_exceptions)
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt, SystemExit: not ours to swallow
+        else:
+            self._finish()
+            if self._state != _COMPLETE and not self.disconnected:
+                self._app_failed(
+                    ASGIAppError(
+                        "ASGI application returned without sending 'http.response.start'"
+                        if self._state == _NOT_STARTED
+                        else "ASGI application returned without completing the response body"
+                    ),
+                    propagate_exceptions,
+                )
+
+    def _finish(self) -> None:
+        self.app_done = True
+        self._drop_body()
+        self._transport.app_finished(self)
+
+    def _app_failed(self, exc: BaseException, propagate_exceptions: bool) -> None:
+        state = self._state
+        if self.disconnected:
+            if not isinstance(exc, ClientDisconnectedError):
+                logger.error("Exception in ASGI application after the client left", exc_info=exc)
+            return
+        if state == _COMPLETE:
+            logger.error("Exception in ASGI application after the response completed",
+                         exc_info=exc)
+            return
+        if state == _STREAMING:
+            if not propagate_exceptions:
+                logger.error("Exception in ASGI application after the response started",
+                             exc_info=exc)
+            self._state = _COMPLETE
+            self._transport.fail_response_body(
+                exc, f"ASGI application failed after the response started: {exc!r}"
+            )
+            return
+        # Nothing reached the client yet (a pending head is discarded).
+        self._state = _COMPLETE
+        if propagate_exceptions:
+            self._transport.fail_pending_response(exc)
+        else:
+            logger.error("Exception in ASGI application", exc_info=exc)
+            self._transport.deliver(_INTERNAL_ERROR)
+            self._transport.response_complete(self)

@@ -1,0 +1,209 @@
+"""The in-memory connection: an asyncio transport between aiohttp's client and the app.
+
+aiohttp writes HTTP/1.1 request bytes into ``write()``; the hot-path ``RequestParser``
+turns them into an ASGI scope and body pieces (this object is its sink) and a
+``RequestCycle`` runs the app for each request. Response bytes go straight into
+aiohttp's ``ResponseHandler.data_received()``, as a socket transport would deliver them.
+One transport serves many requests in sequence (keep-alive), like a TCP connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from . import _aiohttp_compat
+from ._cycle import RequestCycle
+from ._hotpath import RequestParser
+from .exceptions import ClientDisconnectedError, RequestParseError
+
+if TYPE_CHECKING:
+    from aiohttp.client_proto import ResponseHandler
+
+    from ._types import Scope
+    from .connector import ASGIApplicationConnector
+
+__all__ = ("InMemoryTransport",)
+
+
+class InMemoryTransport(asyncio.Transport):
+    """One in-memory HTTP/1.1 connection to the ASGI app."""
+
+    def __init__(
+        self,
+        connector: ASGIApplicationConnector,
+        protocol: ResponseHandler,
+        *,
+        scheme: str,
+        server: tuple[str, int | None],
+        client: tuple[str, int] | None,
+        root_path: str,
+    ) -> None:
+        super().__init__()
+        self.loop = connector._loop
+        self._connector = connector
+        self._protocol = protocol
+        self._parser = RequestParser(
+            self, scheme=scheme, server=server, client=client, root_path=root_path
+        )
+        self._extra: dict[str, Any] = {"peername": client, "sockname": server, "socket": None}
+        self._cycle: RequestCycle | None = None
+        self._closing = False
+        self._client_writing_paused = False
+        self.reading_paused = False
+        self._resume_waiter: asyncio.Future[None] | None = None
+
+    # -- asyncio.Transport: client -> app -------------------------------------------
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._closing or not data:
+            return
+        try:
+            self._parser.feed_data(data)
+        except RequestParseError as exc:
+            self.fail_pending_response(exc)
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def write_eof(self) -> None:
+        raise NotImplementedError("an in-memory ASGI connection cannot half-close")
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (0, 0)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        return None
+
+    # -- asyncio.Transport: app -> client flow control ---------------------------------
+
+    def pause_reading(self) -> None:
+        # aiohttp's StreamReader buffer is full: the app's next send() waits.
+        self.reading_paused = True
+
+    def resume_reading(self) -> None:
+        self.reading_paused = False
+        waiter = self._resume_waiter
+        if waiter is not None:
+            self._resume_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def is_reading(self) -> bool:
+        return not self.reading_paused and not self._closing
+
+    async def wait_reading_resumed(self) -> None:
+        if self._closing:
+            raise ClientDisconnectedError("the client disconnected")
+        waiter = self._resume_waiter
+        if waiter is None:
+            waiter = self._resume_waiter = self.loop.create_future()
+        await asyncio.shield(waiter)
+
+    # -- asyncio.BaseTransport ----------------------------------------------------------
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._extra.get(name, default)
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        """The client closed the connection: tell the app, then the protocol."""
+        if self._closing:
+            return
+        self._shutdown()
+        self.loop.call_soon(self._protocol.connection_lost, None)
+
+    def abort(self) -> None:
+        self.close()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._protocol = protocol  # type: ignore[assignment]
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._protocol
+
+    def _shutdown(self) -> None:
+        self._closing = True
+        cycle = self._cycle
+        self._cycle = None
+        if cycle is not None:
+            cycle.client_disconnected()
+        self.resume_reading()  # wakes a send() blocked on backpressure
+        if self._client_writing_paused:
+            self.resume_client_writing()
+
+    # -- RequestParser sink -----------------------------------------------------------
+
+    def on_request(self, scope: Scope, expect_continue: bool) -> None:
+        cycle = RequestCycle(self, scope, expect_continue)
+        self._cycle = cycle
+        self._connector._start_app(cycle)
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self._cycle
+        if cycle is not None:
+            cycle.feed_body(body)
+
+    def on_request_complete(self) -> None:
+        cycle = self._cycle
+        if cycle is not None:
+            cycle.body_complete()
+
+    def on_upgrade(self, data: bytes) -> None:
+        # Protocol upgrades (WebSocket) are not served yet: the app answered the
+        # request over HTTP; bytes after an upgrade request are dropped.
+        return None
+
+    # -- called by RequestCycle ---------------------------------------------------------
+
+    def deliver(self, data: bytes) -> None:
+        """Hand response bytes to aiohttp's response parser."""
+        if not self._closing:
+            self._protocol.data_received(data)
+
+    def pause_client_writing(self) -> None:
+        # The app is not reading the request body fast enough: pause aiohttp's
+        # writer (its drain() waits), as a full socket send buffer would.
+        if not self._client_writing_paused and not self._closing:
+            self._client_writing_paused = True
+            self._protocol.pause_writing()
+
+    def resume_client_writing(self) -> None:
+        if self._client_writing_paused:
+            self._client_writing_paused = False
+            self._protocol.resume_writing()
+
+    def response_complete(self, cycle: RequestCycle) -> None:
+        if cycle.interim and not self._closing:
+            # A 1xx "final" response leaves aiohttp waiting for another: close instead.
+            self._close_from_server()
+
+    def app_finished(self, cycle: RequestCycle) -> None:
+        self._connector._app_finished(cycle)
+
+    def fail_pending_response(self, exc: BaseException) -> None:
+        """The response cannot start: the client's pending request raises ``exc``."""
+        if self._closing:
+            return
+        _aiohttp_compat.fail_pending_response(self._protocol, exc)
+        self._close_from_server()
+
+    def fail_response_body(self, exc: BaseException, message: str) -> None:
+        """The response started but cannot finish: the client's body read fails."""
+        if self._closing:
+            return
+        self._shutdown()
+        _aiohttp_compat.fail_response_body(self._protocol, exc, message)
+
+    def _close_from_server(self) -> None:
+        self._shutdown()
+        self.loop.call_soon(self._protocol.connection_lost, None)

@@ -1,0 +1,194 @@
+"""``ASGIApplicationConnector``: an aiohttp connector whose connections run an ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp import BaseConnector
+
+from . import _aiohttp_compat
+from ._transport import InMemoryTransport
+
+if TYPE_CHECKING:
+    from aiohttp import ClientRequest, ClientTimeout
+    from aiohttp.client_proto import ResponseHandler
+    from aiohttp.tracing import Trace
+
+    from ._cycle import RequestCycle
+    from ._types import ASGIApp, Receive, Scope, Send
+
+__all__ = ("ASGIApplicationConnector",)
+
+logger: Final = logging.getLogger("aiohttp_asgi_fast")
+
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+_UNSET: Final[Any] = object()
+
+# How long closing the connector waits for cancelled app tasks to finish.
+_APP_CANCEL_TIMEOUT: Final = 5.0
+
+
+class ASGIApplicationConnector(BaseConnector):
+    """Run an ASGI application in-process behind an aiohttp ``ClientSession``.
+
+    ``ClientSession(base_url="http://testserver", connector=ASGIApplicationConnector(app))``
+    sends every request to ``app`` with no socket and no thread. Connections are kept
+    alive and reused like TCP connections; ``limit``, ``limit_per_host``,
+    ``force_close`` and ``keepalive_timeout`` mean what they mean on ``TCPConnector``.
+
+    :param app: an ASGI 3 application (an ASGI 2 double-callable is adapted).
+    :param root_path: ``scope["root_path"]``, the mount point; ``scope["path"]`` is the
+        request path as the client sent it (as in aiohttp-asgi-connector).
+    :param propagate_exceptions: when True (default) an exception the app raises before
+        its response starts is raised, as the same object, from the client call;
+        when False the client gets a 500 response and the exception is logged.
+    :param client: ``scope["client"]``, a ``(host, port)`` pair, or None.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        root_path: str = "",
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        propagate_exceptions: bool = True,
+        client: tuple[str, int] | None = ("127.0.0.1", 123),
+        limit: int = 100,
+        limit_per_host: int = 0,
+        force_close: bool = False,
+        keepalive_timeout: float | None = _UNSET,
+        **connector_options: Any,
+    ) -> None:
+        self._app: ASGIApp = _as_asgi3(app)
+        if not isinstance(root_path, str):
+            raise TypeError(f"root_path must be a str, got {type(root_path).__name__}")
+        if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
+            raise ValueError(
+                f"root_path must be empty or start with '/' and not end with '/', "
+                f"got {root_path!r}"
+            )
+        if client is not None and not (
+            isinstance(client, tuple)
+            and len(client) == 2
+            and isinstance(client[0], str)
+            and isinstance(client[1], int)
+        ):
+            raise TypeError(
+                f"client must be a (host: str, port: int) tuple or None, got {client!r}"
+            )
+        if keepalive_timeout is not _UNSET:
+            connector_options["keepalive_timeout"] = keepalive_timeout
+        super().__init__(
+            loop=loop,
+            limit=limit,
+            limit_per_host=limit_per_host,
+            force_close=force_close,
+            **connector_options,
+        )
+        self._root_path = root_path
+        self._propagate_exceptions = bool(propagate_exceptions)
+        self._client = client
+        self._app_tasks: dict[RequestCycle, asyncio.Task[None]] = {}
+
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI 3 application requests are sent to."""
+        return self._app
+
+    @property
+    def root_path(self) -> str:
+        return self._root_path
+
+    @property
+    def propagate_exceptions(self) -> bool:
+        return self._propagate_exceptions
+
+    async def _create_connection(
+        self, req: ClientRequest, traces: list[Trace], timeout: ClientTimeout
+    ) -> ResponseHandler:
+        # Same contract as UnixConnector._create_connection: return a connected protocol.
+        url = req.url
+        scheme = url.scheme
+        protocol = _aiohttp_compat.new_response_protocol(self)
+        transport = InMemoryTransport(
+            self,
+            protocol,
+            scheme=scheme,
+            server=(url.raw_host or "", url.port or _DEFAULT_PORTS.get(scheme)),
+            client=self._client,
+            root_path=self._root_path,
+        )
+        protocol.connection_made(transport)
+        return protocol
+
+    # -- app tasks ----------------------------------------------------------------------
+
+    def _start_app(self, cycle: RequestCycle) -> None:
+        task = self._loop.create_task(cycle.run(self._app, self._propagate_exceptions))
+        self._app_tasks[cycle] = task
+
+    def _app_finished(self, cycle: RequestCycle) -> None:
+        self._app_tasks.pop(cycle, None)
+
+    def close(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
+        """Close every connection, then cancel and await app tasks still running."""
+        closing = super().close(*args, **kwargs)
+        tasks = [task for task in self._app_tasks.values() if not task.done()]
+        self._app_tasks.clear()
+        if not tasks:
+            return closing
+        for task in tasks:
+            task.cancel()
+        return self._loop.create_task(self._wait_closed(closing, tasks))
+
+    async def _wait_closed(
+        self, closing: Awaitable[None], tasks: list[asyncio.Task[None]]
+    ) -> None:
+        await closing
+        _, pending = await asyncio.wait(tasks, timeout=_APP_CANCEL_TIMEOUT)
+        for task in pending:
+            logger.warning(
+                "ASGI application task %r ignored cancellation for %.0f s at connector close",
+                task,
+                _APP_CANCEL_TIMEOUT,
+            )
+
+
+def _as_asgi3(app: Any) -> ASGIApp:
+    """Return ``app`` as an ASGI 3 single callable, adapting an ASGI 2 double callable.
+
+    Detection follows asgiref's ``guarantee_single_callable`` (ASGI spec, "Legacy
+    Applications"): a class, or a callable that is not a coroutine function, is ASGI 2.
+    """
+    if not callable(app):
+        raise TypeError(f"app must be an ASGI application (a callable), got {app!r:.100}")
+    if getattr(app, "_asgi_single_callable", False):
+        return app  # type: ignore[no-any-return]
+    double = getattr(app, "_asgi_double_callable", False)
+    if not double:
+        if inspect.isclass(app):
+            double = True
+        else:
+            call = getattr(app, "__call__", None)  # noqa: B004 - need the bound method
+            double = not (
+                inspect.iscoroutinefunction(app)
+                or (call is not None and inspect.iscoroutinefunction(call))
+            )
+    if not double:
+        return app  # type: ignore[no-any-return]
+
+    async def asgi3(scope: Scope, receive: Receive, send: Send) -> None:
+        instance = app(scope)
+        if not callable(instance):
+            raise TypeError(
+                f"ASGI 2 application {app!r:.100} returned {instance!r:.100} for a scope; "
+                "expected a coroutine function of (receive, send)"
+            )
+        await instance(receive, send)
+
+    return asgi3

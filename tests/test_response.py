@@ -1,0 +1,197 @@
+"""Responses: status, headers, framing, streaming, backpressure (issue 2, HTTP behaviour 3)."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+from typing import Any
+
+import pytest
+
+from helpers import make_session
+
+
+def start_body_app(status: int, headers: list[tuple[bytes, bytes]], *bodies: bytes) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        for i, body in enumerate(bodies):
+            await send({"type": "http.response.body", "body": body,
+                        "more_body": i < len(bodies) - 1})
+        if not bodies:
+            await send({"type": "http.response.body"})
+
+    return app
+
+
+@pytest.mark.parametrize("status", [200, 201, 299, 400, 404, 418, 500, 599, 999])
+async def test_any_status(status: int) -> None:
+    async with make_session(start_body_app(status, [], b"body")) as session:
+        async with session.get("/") as resp:
+            assert resp.status == status
+            assert await resp.read() == b"body"
+
+
+async def test_header_bytes_pass_through_untouched() -> None:
+    # aiohttp-asgi-connector fault 6: UnicodeDecodeError on non-UTF-8 bytes.
+    headers = [(b"x-latin", b"caf\xe9"), (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2"),
+               (b"X-Mixed-Case", b"Value With  Spaces\tand tab")]
+    async with make_session(start_body_app(200, headers, b"")) as session:
+        async with session.get("/") as resp:
+            raw = list(resp.raw_headers)
+    assert (b"x-latin", b"caf\xe9") in raw
+    assert [v for n, v in raw if n == b"set-cookie"] == [b"a=1", b"b=2"]
+    assert (b"X-Mixed-Case", b"Value With  Spaces\tand tab") in raw
+
+
+async def test_single_body_gets_content_length() -> None:
+    async with make_session(start_body_app(200, [], b"hello")) as session:
+        async with session.get("/") as resp:
+            assert resp.headers["Content-Length"] == "5"
+            assert "Transfer-Encoding" not in resp.headers
+            assert await resp.read() == b"hello"
+
+
+async def test_streamed_body_is_chunked_and_complete() -> None:
+    parts = [b"a" * 10, b"", b"b" * 1000, b"\r\n0\r\n\r\n", b"end"]
+    async with make_session(start_body_app(200, [], *parts)) as session:
+        async with session.get("/") as resp:
+            assert resp.headers["Transfer-Encoding"] == "chunked"
+            assert await resp.read() == b"".join(parts)
+
+
+async def test_app_content_length_is_kept_and_streamed() -> None:
+    headers = [(b"content-length", b"6")]
+    async with make_session(start_body_app(200, headers, b"abc", b"def")) as session:
+        async with session.get("/") as resp:
+            assert resp.headers["Content-Length"] == "6"
+            assert await resp.read() == b"abcdef"
+
+
+async def test_x_content_length_is_not_content_length() -> None:
+    # aiohttp-asgi-connector fault 7: a name merely containing content-length hung.
+    headers = [(b"x-content-length", b"3")]
+    async with make_session(start_body_app(200, headers, b"ab", b"cd")) as session:
+        async with session.get("/") as resp:
+            assert await resp.read() == b"abcd"
+
+
+async def test_app_transfer_encoding_is_ignored() -> None:
+    headers = [(b"transfer-encoding", b"chunked")]
+    async with make_session(start_body_app(200, headers, b"plain")) as session:
+        async with session.get("/") as resp:
+            assert await resp.read() == b"plain"
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_no_body_statuses_get_no_framing(status: int) -> None:
+    # aiohttp-asgi-connector fault 11: chunked framing on 204/304.
+    async with make_session(start_body_app(status, [], b"")) as session:
+        for _ in range(2):  # the connection stays usable afterwards
+            async with session.get("/") as resp:
+                assert resp.status == status
+                assert "Transfer-Encoding" not in resp.headers
+                assert await resp.read() == b""
+
+
+async def test_head_response_has_no_body_but_keeps_content_length() -> None:
+    headers = [(b"content-length", b"5")]
+    async with make_session(start_body_app(200, headers, b"hello")) as session:
+        async with session.head("/") as resp:
+            assert resp.headers["Content-Length"] == "5"
+            assert await resp.read() == b""
+        async with session.get("/") as resp:  # the next response parses cleanly
+            assert await resp.read() == b"hello"
+
+
+@pytest.mark.parametrize("content_length", [True, False])
+async def test_first_chunk_reaches_client_before_app_sends_second(content_length: bool) -> None:
+    # aiohttp-asgi-connector fault 12: Content-Length responses were buffered.
+    second = asyncio.Event()
+    headers = [(b"content-length", b"10")] if content_length else []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await second.wait()
+        await send({"type": "http.response.body", "body": b"secnd"})
+
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            assert resp.status == 200
+            assert await resp.content.readexactly(5) == b"first"
+            second.set()
+            assert await resp.read() == b"secnd"
+
+
+async def test_headers_arrive_before_the_first_body() -> None:
+    body_sent = asyncio.Event()
+    release = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await release.wait()
+        await send({"type": "http.response.body", "body": b"late"})
+        body_sent.set()
+
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            assert resp.status == 200
+            assert not body_sent.is_set()
+            release.set()
+            assert await resp.read() == b"late"
+
+
+async def test_endless_stream_can_be_read_and_left() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        n = 0
+        while True:
+            await send({"type": "http.response.body", "body": b"data: %d\n\n" % n,
+                        "more_body": True})
+            n += 1
+            await asyncio.sleep(0)
+
+    async with make_session(app) as session:
+        async with session.get("/events") as resp:
+            lines = []
+            async for line in resp.content:
+                if line.startswith(b"data:"):
+                    lines.append(line)
+                if len(lines) == 3:
+                    break
+    assert lines == [b"data: 0\n", b"data: 1\n", b"data: 2\n"]
+
+
+async def test_slow_reader_gets_backpressure_and_bounded_memory() -> None:
+    chunk = b"d" * (64 << 10)
+    total_chunks = 1600  # 100 MiB
+    sent = 0
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal sent
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"%d" % (len(chunk) * total_chunks))]})
+        for i in range(total_chunks):
+            await send({"type": "http.response.body", "body": chunk,
+                        "more_body": i < total_chunks - 1})
+            sent += 1
+
+    tracemalloc.start()
+    try:
+        async with make_session(app) as session:
+            async with session.get("/") as resp:
+                await resp.content.readexactly(len(chunk))
+                await asyncio.sleep(0.05)  # the client stops reading for a while
+                assert sent < 100, "send() kept going while the client was not reading"
+                received = len(chunk)
+                while True:
+                    data = await resp.content.read(64 << 10)
+                    if not data:
+                        break
+                    received += len(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received == len(chunk) * total_chunks
+    assert peak < 16 << 20, f"peak traced memory {peak / 2**20:.1f} MiB"
