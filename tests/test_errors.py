@@ -33,6 +33,10 @@ async def test_exception_before_start_is_raised_as_the_same_object() -> None:
     inner = raising_app(after_start=False)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"] == "/fine":
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body"})
+            return
         try:
             await inner(scope, receive, send)
         except Boom as exc:
@@ -43,8 +47,8 @@ async def test_exception_before_start_is_raised_as_the_same_object() -> None:
         with pytest.raises(Boom) as info:
             await session.get("/")
         assert info.value is raised[0]
-        async with session.get("/") as _:  # the session is still usable
-            pass
+        async with session.get("/fine") as resp:  # the session is still usable
+            assert resp.status == 204
 
 
 async def test_exception_before_start_is_500_without_propagation(
@@ -173,19 +177,57 @@ async def test_spec_violations_raise_from_send(messages: list[Any], match: str) 
     assert match in str(app.error)
 
 
-async def test_message_after_completion_raises_and_is_logged(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    app = SpecBreaker(START, {"type": "http.response.body", "body": b"x"},
-                      {"type": "http.response.body", "body": b"y"})
+async def test_message_after_completion_raises(caplog: pytest.LogCaptureFixture) -> None:
+    messages = (START, {"type": "http.response.body", "body": b"x"},
+                {"type": "http.response.body", "body": b"y"})
+    # Raised in the same step as a whole response: propagated instead of the response.
+    app = SpecBreaker(*messages)
+    async with make_session(app) as session:
+        with pytest.raises(ASGIProtocolError, match="after the response completed") as info:
+            await session.get("/")
+    assert info.value is app.error
+    # Without propagation the client reads the response and the error is logged.
+    app = SpecBreaker(*messages)
     with caplog.at_level(logging.ERROR, logger="aiohttp_asgi_fast"):
-        async with make_session(app) as session:
+        async with make_session(app, propagate_exceptions=False) as session:
             async with session.get("/") as resp:
                 assert await resp.read() == b"x"
             await asyncio.sleep(0.01)
     assert app.error is not None
-    assert "after the response completed" in str(app.error)
     assert any(r.exc_info and r.exc_info[1] is app.error for r in caplog.records)
+
+
+async def test_error_page_then_raise_propagates_the_exception() -> None:
+    # Starlette's ServerErrorMiddleware sends a whole 500 page, then re-raises.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+        await send({"type": "http.response.body", "body": b"error page"})
+        raise Boom("original")
+
+    async with make_session(app) as session:
+        with pytest.raises(Boom, match="original"):
+            await session.get("/")
+    async with make_session(app, propagate_exceptions=False) as session:
+        async with session.get("/") as resp:
+            assert resp.status == 500
+            assert await resp.read() == b"error page"
+
+
+async def test_raise_in_a_later_step_after_a_whole_response_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"fine"})
+        await asyncio.sleep(0.01)  # e.g. a background task
+        raise Boom("in background")
+
+    with caplog.at_level(logging.ERROR, logger="aiohttp_asgi_fast"):
+        async with make_session(app) as session:
+            async with session.get("/") as resp:
+                assert await resp.read() == b"fine"
+            await asyncio.sleep(0.05)
+    assert any(r.exc_info and isinstance(r.exc_info[1], Boom) for r in caplog.records)
 
 
 async def test_header_injection_never_reaches_the_client() -> None:

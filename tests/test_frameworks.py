@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import aiohttp
 import pytest
-from fastapi import Body, FastAPI, HTTPException, Request
+from fastapi import BackgroundTasks, Body, FastAPI, HTTPException, Request
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -179,8 +179,6 @@ async def test_starlette_base_http_middleware() -> None:
 
 
 async def test_fastapi_background_task_runs_after_response() -> None:
-    from fastapi import BackgroundTasks
-
     ran = asyncio.Event()
     app = FastAPI()
 

@@ -63,6 +63,7 @@ class RequestCycle:
         "_state",
         "_transport",
         "_waiters",
+        "_whole_response",
         "_writing_paused",
         "app_done",
         "disconnected",
@@ -83,6 +84,7 @@ class RequestCycle:
         self._writing_paused = False
         self._state = _NOT_STARTED
         self._head = b""
+        self._whole_response: bytes | None = None
         self._framing = BODY_CHUNKED
         self._content_remaining = 0
         self.disconnected = False
@@ -214,13 +216,23 @@ class RequestCycle:
         self.interim = status < 200 and status != 101
         self._content_remaining = framing
         self._state = _START_PENDING
-        # ASGI lets a server hold the head until the first body message, which lets a
-        # single-message body get a Content-Length. An app that pauses between start and
-        # body still gets its head to the client on the next loop iteration.
-        self._loop.call_soon(self._flush_pending_head)
+        # ASGI lets a server hold the head until the first body message ("leaving room
+        # to substitute an error response"): a single-message body gets a Content-Length,
+        # and a whole response is held until the app's current step ends, so an app that
+        # sends an error page and then raises (Starlette's ServerErrorMiddleware) can
+        # still propagate its exception. An app that pauses between start and body gets
+        # its head to the client on the next loop iteration.
+        self._loop.call_soon(self._flush_pending)
 
-    def _flush_pending_head(self) -> None:
-        if self._state == _START_PENDING and not self.disconnected:
+    def _flush_pending(self) -> None:
+        if self.disconnected:
+            return
+        whole = self._whole_response
+        if whole is not None:
+            self._whole_response = None
+            self._transport.deliver(whole)
+            self._transport.response_complete(self)
+        elif self._state == _START_PENDING:
             self._state = _STREAMING
             self._transport.deliver(self._head)
 
@@ -273,8 +285,15 @@ class RequestCycle:
         else:  # BODY_NONE: HEAD, 1xx, 204, 304 carry no body (RFC 9110 §6.4.1)
             data = b""
         if state == _START_PENDING:
-            self._state = _STREAMING
             data = self._head + data
+            if not more_body:
+                # The whole response in one step: held for _flush_pending (see above).
+                self._state = _COMPLETE
+                self._whole_response = data
+                self._drop_body()
+                self._wake()  # pending receive() calls now return http.disconnect
+                return
+            self._state = _STREAMING
         if not more_body:
             self._state = _COMPLETE
         transport = self._transport
@@ -304,6 +323,8 @@ class RequestCycle:
                 raise  # KeyboardInterrupt, SystemExit: not ours to swallow
         else:
             self._finish()
+            if self._whole_response is not None:
+                self._flush_pending()
             if self._state != _COMPLETE and not self.disconnected:
                 self._app_failed(
                     ASGIAppError(
@@ -326,6 +347,13 @@ class RequestCycle:
                 logger.error("Exception in ASGI application after the client left", exc_info=exc)
             return
         if state == _COMPLETE:
+            if self._whole_response is not None and propagate_exceptions:
+                # The app sent a whole (error) response and raised in the same step:
+                # the exception is what the client gets, as with httpx's ASGITransport.
+                self._whole_response = None
+                self._transport.fail_pending_response(exc)
+                return
+            self._flush_pending()
             logger.error("Exception in ASGI application after the response completed",
                          exc_info=exc)
             return
