@@ -194,3 +194,30 @@ async def test_fastapi_background_task_runs_after_response() -> None:
         async with session.post("/job") as resp:
             assert await resp.json() == {"status": "queued"}
         await asyncio.wait_for(ran.wait(), 5)
+
+
+async def test_rival_lifespan_manager_pattern() -> None:
+    # aiohttp-asgi-connector's README: wrap the app in asgi-lifespan's LifespanManager.
+    from contextlib import asynccontextmanager
+
+    from asgi_lifespan import LifespanManager
+
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, str]]:
+        events.append("startup")
+        yield {"db": "connected"}
+        events.append("shutdown")
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/state")
+    async def state(request: Request) -> dict[str, str]:
+        return {"db": request.state.db}
+
+    async with LifespanManager(app) as manager:
+        async with make_session(manager.app) as session:
+            async with session.get("/state") as resp:
+                assert await resp.json() == {"db": "connected"}
+    assert events == ["startup", "shutdown"]

@@ -176,3 +176,23 @@ async def test_slow_reader_app_pauses_the_client_writer() -> None:
     assert app_read == 40 * len(piece)
     # The writer is held back: it never runs more than a few MiB ahead of the app.
     assert max_ahead < 4 << 20, max_ahead
+
+
+async def test_app_answering_before_reading_a_large_upload() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"] == "/reject":
+            await send({"type": "http.response.start", "status": 413, "headers": []})
+            await send({"type": "http.response.body", "body": b"too large"})
+            return
+        await Recorder()(scope, receive, send)
+
+    async def gen() -> AsyncIterator[bytes]:
+        for _ in range(32):  # 8 MiB, more than the connector buffers for the app
+            yield b"r" * (256 << 10)
+
+    async with make_session(app) as session:
+        async with session.post("/reject", data=gen()) as resp:
+            assert resp.status == 413
+            assert await resp.read() == b"too large"
+        async with session.post("/echo", data=b"next request") as resp:
+            assert await resp.read() == b"next request"
