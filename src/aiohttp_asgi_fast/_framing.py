@@ -11,14 +11,20 @@ from typing import Final
 __all__ = (
     "ASGI_SPEC_VERSION",
     "ASGI_VERSION",
+    "AUTHORITY_CHARS",
     "BODY_CHUNKED",
     "BODY_NONE",
     "CONTINUE_RESPONSE",
     "LAST_CHUNK",
+    "MAX_HEAD_SIZE",
     "MAX_STATUS",
+    "MAX_UINT64",
     "MIN_STATUS",
+    "PARSER_CLOSED_MESSAGE",
     "PARSE_ERROR_PREFIX",
+    "REQUEST_METHODS",
     "STATUS_LINES",
+    "TARGET_CHARS",
     "TCHAR",
     "VALUE_FORBIDDEN",
 )
@@ -65,3 +71,34 @@ LAST_CHUNK: Final = b"0\r\n\r\n"
 CONTINUE_RESPONSE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 PARSE_ERROR_PREFIX: Final = "malformed HTTP/1.1 request from aiohttp: "
+PARSER_CLOSED_MESSAGE: Final = PARSE_ERROR_PREFIX + "parser is closed after an earlier error"
+
+# Upper bound on a request head (request line + header fields, RFC 9112 §2.1) and on
+# a chunked trailer section: the pure parser must not buffer without bound.
+MAX_HEAD_SIZE: Final = 64 * 1024
+
+# llhttp stores Content-Length and chunk sizes in a uint64 and rejects larger values.
+MAX_UINT64: Final = 0xFFFF_FFFF_FFFF_FFFF
+
+# Request methods both parsers accept: llhttp's HTTP method table (the compiled twin
+# cannot accept any other token) minus PRI, the HTTP/2 preface (RFC 9113 §3.4).
+REQUEST_METHODS: Final[frozenset[str]] = frozenset(
+    (
+        "ACL", "BIND", "CHECKOUT", "CONNECT", "COPY", "DELETE", "GET", "HEAD", "LINK",
+        "LOCK", "M-SEARCH", "MERGE", "MKACTIVITY", "MKCALENDAR", "MKCOL", "MOVE", "NOTIFY",
+        "OPTIONS", "PATCH", "POST", "PROPFIND", "PROPPATCH", "PURGE", "PUT", "QUERY",
+        "REBIND", "REPORT", "SEARCH", "SOURCE", "SUBSCRIBE", "TRACE", "UNBIND", "UNLINK",
+        "UNLOCK", "UNSUBSCRIBE",
+    )
+)
+
+# Bytes accepted in an origin-form or absolute-form path and query (RFC 9112 §3.2):
+# visible ASCII, a superset of RFC 3986 pchar that llhttp also accepts (e.g. '"<>{|}'),
+# minus '#': a fragment is never sent (RFC 9112 §3.2). Non-ASCII must be %-encoded.
+TARGET_CHARS: Final[frozenset[int]] = frozenset(range(0x21, 0x7F)) - {ord("#")}
+
+# RFC 3986 §3.2 authority (absolute-form, and CONNECT's authority-form, RFC 9112 §3.2.3):
+# unreserved / pct-encoded / sub-delims / ":" / "@" / "[" / "]".
+AUTHORITY_CHARS: Final[frozenset[int]] = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:@[]"
+)

@@ -1,0 +1,576 @@
+# cython: language_level=3, auto_pickle=False
+"""Compiled hot path: the HTTP/1.1 request parser and the response-head encoder.
+
+Cython over httptools.HttpRequestParser (llhttp in strict mode); the twin of the
+pure-Python ``_parser_py`` with the same names, signatures, sink calls and
+exceptions. llhttp checks the request syntax; this module adds the checks llhttp
+leaves to its caller (HTTP/1.0 or 1.1 only, request-target forms, Transfer-Encoding)
+before the sink hears of a request, and encodes response heads with C lookup tables.
+"""
+
+cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_Check
+from cpython.bytes cimport (
+    PyBytes_AS_STRING,
+    PyBytes_Check,
+    PyBytes_FromStringAndSize,
+    PyBytes_GET_SIZE,
+)
+from cpython.exc cimport PyErr_Restore
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy
+
+from urllib.parse import unquote
+
+from httptools import HttpRequestParser
+from httptools.parser.errors import (
+    HttpParserCallbackError,
+    HttpParserError,
+    HttpParserUpgrade,
+)
+
+from ._framing import (
+    ASGI_SPEC_VERSION,
+    ASGI_VERSION,
+    AUTHORITY_CHARS,
+    BODY_CHUNKED,
+    BODY_NONE,
+    MAX_HEAD_SIZE,
+    MAX_STATUS,
+    MAX_UINT64,
+    MIN_STATUS,
+    PARSE_ERROR_PREFIX,
+    PARSER_CLOSED_MESSAGE,
+    REQUEST_METHODS,
+    STATUS_LINES,
+    TARGET_CHARS,
+    TCHAR,
+    VALUE_FORBIDDEN,
+)
+from .exceptions import ASGIProtocolError, RequestParseError
+
+cdef extern from "Python.h":
+    bint PyMemoryView_Check(object obj)
+
+__all__ = ("RequestParser", "encode_chunk", "encode_response_head")
+
+# C lookup tables, filled once from the shared _framing sets.
+cdef unsigned char _TCHAR_T[256]
+cdef unsigned char _VALUE_BAD_T[256]
+cdef unsigned char _TARGET_T[256]
+cdef unsigned char _LOWER_T[256]
+
+
+cdef void _fill_tables():
+    cdef int c
+    for c in range(256):
+        _TCHAR_T[c] = c in TCHAR
+        _VALUE_BAD_T[c] = c in VALUE_FORBIDDEN
+        _TARGET_T[c] = c in TARGET_CHARS
+        _LOWER_T[c] = c + 32 if 65 <= c <= 90 else c
+
+
+_fill_tables()
+
+# Module globals bound once.
+cdef object _unquote = unquote
+cdef str _ASGI_VERSION = ASGI_VERSION
+cdef str _ASGI_SPEC_VERSION = ASGI_SPEC_VERSION
+cdef bytes _AUTHORITY_BYTES = bytes(sorted(AUTHORITY_CHARS))
+cdef bytes _TARGET_BYTES = bytes(sorted(TARGET_CHARS))
+cdef tuple _STATUS_LINES = STATUS_LINES
+cdef Py_ssize_t _MAX_HEAD = MAX_HEAD_SIZE
+cdef Py_ssize_t _MIN_STATUS = MIN_STATUS
+cdef Py_ssize_t _MAX_STATUS = MAX_STATUS
+cdef dict _METHODS = {m.encode("ascii"): m for m in REQUEST_METHODS}
+cdef str _V11 = "1.1"
+cdef str _V10 = "1.0"
+cdef dict _SCOPE_TEMPLATE = dict.fromkeys(
+    ("type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "query_string",
+     "root_path", "headers", "client", "server", "extensions")
+)
+_SCOPE_TEMPLATE["type"] = "http"
+
+cdef enum:
+    _TE_NONE = 0
+    _TE_OTHER = 1
+    _TE_CHUNKED = 2
+
+cdef enum:
+    _PARSING = 0
+    _UPGRADED = 1
+    _DEAD = 2
+
+
+cdef inline object _error(str detail):
+    return RequestParseError(PARSE_ERROR_PREFIX + detail)
+
+
+cdef int _reraise(object exc) except -1:
+    """Raise ``exc`` as is: no implicit chaining onto whatever is being handled."""
+    cdef object exc_type = type(exc)
+    cdef object tb = exc.__traceback__
+    Py_INCREF(exc_type)
+    Py_INCREF(exc)
+    if tb is None:
+        PyErr_Restore(<PyObject*>exc_type, <PyObject*>exc, NULL)
+    else:
+        Py_INCREF(tb)
+        PyErr_Restore(<PyObject*>exc_type, <PyObject*>exc, <PyObject*>tb)
+    return -1
+
+
+cdef bytes _lower(bytes name):
+    """ASCII-lowercase ``name``; the same object when it has no upper-case byte."""
+    cdef Py_ssize_t i, j, n = PyBytes_GET_SIZE(name)
+    cdef const unsigned char* s = <const unsigned char*>PyBytes_AS_STRING(name)
+    cdef unsigned char* d
+    for i in range(n):
+        if 65 <= s[i] <= 90:
+            break
+    else:
+        return name
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    d = <unsigned char*>PyBytes_AS_STRING(out)
+    memcpy(d, s, i)
+    for j in range(i, n):
+        d[j] = _LOWER_T[s[j]]
+    return out
+
+
+cdef bint _is_lower(bytes name, const char* lower, Py_ssize_t n):
+    """Whether ``name`` equals the lower-case ASCII ``lower`` of length ``n``, any case."""
+    cdef const unsigned char* s = <const unsigned char*>PyBytes_AS_STRING(name)
+    cdef Py_ssize_t i
+    if PyBytes_GET_SIZE(name) != n:
+        return False
+    for i in range(n):
+        if _LOWER_T[s[i]] != <unsigned char>lower[i]:
+            return False
+    return True
+
+
+cdef int _transfer_coding(bytes value, int te) except -1:
+    """Fold one Transfer-Encoding field into the state so far (RFC 9112 §6.1)."""
+    # chunked must be the final coding and applied once; llhttp rejects the same and,
+    # like it, only trailing SP (not HTAB) may follow the final "chunked".
+    if te == _TE_CHUNKED or not value:
+        raise _error(f"bad Transfer-Encoding {value!r}")
+    codings = value.lower().split(b",")
+    final = codings.pop()
+    for coding in codings:
+        if coding.strip(b" \t") == b"chunked":
+            raise _error(f"Transfer-Encoding {value!r}: chunked is not the final coding")
+    return _TE_CHUNKED if final.lstrip(b" \t").rstrip(b" ") == b"chunked" else _TE_OTHER
+
+
+cdef tuple _split_target(str method, bytes target):
+    """Return ``(raw_path, query_string)`` of a request-target (RFC 9112 §3.2)."""
+    cdef const unsigned char* s = <const unsigned char*>PyBytes_AS_STRING(target)
+    cdef Py_ssize_t i, q = -1, n = PyBytes_GET_SIZE(target)
+    if method == "CONNECT":  # authority-form only (RFC 9112 §3.2.3)
+        if n and not target.translate(None, _AUTHORITY_BYTES) and target.count(b"@") < 2:
+            return target, b""
+    elif n and s[0] == b"/":  # origin-form (RFC 9112 §3.2.1)
+        for i in range(n):
+            if not _TARGET_T[s[i]]:
+                break
+            if s[i] == b"?" and q < 0:
+                q = i
+        else:
+            if q < 0:
+                return target, b""
+            return target[:q], target[q + 1:]
+    elif target == b"*":  # asterisk-form, OPTIONS only (RFC 9112 §3.2.4)
+        if method == "OPTIONS":
+            return target, b""
+    else:  # absolute-form (RFC 9112 §3.2.2): scheme "://" authority path-abempty ["?" query]
+        scheme, sep, rest = target.partition(b"://")
+        if sep and scheme.isalpha():
+            cut = len(rest)
+            for delimiter in (b"/", b"?"):
+                i = rest.find(delimiter)
+                if 0 <= i < cut:
+                    cut = i
+            authority = rest[:cut]
+            tail = rest[cut:]
+            if (
+                authority
+                and not authority.translate(None, _AUTHORITY_BYTES)
+                and authority.count(b"@") < 2  # userinfo "@" host; llhttp rejects "@@"
+                and not tail.translate(None, _TARGET_BYTES)
+            ):
+                raw_path, _, query = tail.partition(b"?")
+                return raw_path or b"/", query
+    raise _error(f"bad request-target {target!r} for {method}")
+
+
+@cython.final
+cdef class _Callbacks:
+    """The httptools protocol: holds no reference to the parser that calls it."""
+
+    cdef object hp  # the httptools parser, only while RequestParser.feed_data runs
+    cdef object error  # what a callback raised, re-raised unchanged by feed_data
+    cdef object sink_on_request, sink_on_body, sink_on_request_complete
+    cdef object scheme, server, client, root_path
+    cdef bytes url
+    cdef list headers
+    cdef Py_ssize_t head_size
+    cdef bint in_body  # the head is done: further on_header calls are trailers
+    cdef bint expect_continue
+    cdef bint connection_field  # a Connection or Proxy-Connection field was seen
+    cdef int te
+
+    def on_url(self, bytes url):
+        try:
+            self.head_size += PyBytes_GET_SIZE(url)
+            if self.head_size > _MAX_HEAD:
+                raise _error(f"request head larger than {_MAX_HEAD} bytes")
+            self.url = url if self.url is None else self.url + url
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def on_header(self, bytes name, bytes value):
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(name)
+        try:
+            self.head_size += n + PyBytes_GET_SIZE(value) + 4
+            if self.head_size > _MAX_HEAD:
+                raise _error(f"request head larger than {_MAX_HEAD} bytes")
+            if self.in_body:
+                return  # a trailer field, checked by llhttp; ASGI has no request trailers
+            name = _lower(name)
+            self.headers.append((name, value))
+            if n == 6:
+                # RFC 9110 §10.1.1; trailing OWS (kept by llhttp) is not part of the value
+                if name == b"expect" and value.rstrip(b" \t").lower() == b"100-continue":
+                    self.expect_continue = True
+            elif n == 17 and name == b"transfer-encoding":
+                self.te = _transfer_coding(value, self.te)
+            elif (n == 10 and name == b"connection") or (n == 16 and name == b"proxy-connection"):
+                self.connection_field = True
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def on_headers_complete(self):
+        cdef bytes url, raw_path, query
+        try:
+            method_name = self.hp.get_method()
+            method = _METHODS.get(method_name)
+            # Without Connection options llhttp_should_keep_alive() is true only for
+            # HTTP/1.1 (of the 0.9, 1.0, 1.1, 2.0 llhttp takes): spares the slow
+            # get_http_version(), a str.format, for the common request.
+            if not self.connection_field and self.hp.should_keep_alive():
+                version = _V11
+            else:
+                version = self.hp.get_http_version()
+                if version == _V11:
+                    version = _V11
+                elif version == _V10:
+                    version = _V10
+                else:
+                    raise _error(f"unsupported HTTP version {version}")
+            if method is None:
+                raise _error(f"unsupported method {method_name!r}")
+            # The pure twin counts raw head bytes; for aiohttp's "Name: value" lines
+            # this is the same: request line, CRLFs and the final CRLF.
+            if self.head_size + len(method_name) + 14 > _MAX_HEAD:
+                raise _error(f"request head larger than {_MAX_HEAD} bytes")
+            if self.te == _TE_OTHER:  # RFC 9112 §6.3 (4): the body length is unknown
+                raise _error("Transfer-Encoding whose final coding is not chunked")
+            url = self.url
+            raw_path, query = _split_target(method, url if url is not None else b"")
+            # Copying a template keeps the key order and beats a 13-item dict literal.
+            scope = _SCOPE_TEMPLATE.copy()
+            scope["asgi"] = {"version": _ASGI_VERSION, "spec_version": _ASGI_SPEC_VERSION}
+            scope["http_version"] = version
+            scope["method"] = method
+            scope["scheme"] = self.scheme
+            scope["path"] = (
+                _unquote(raw_path.decode("ascii")) if b"%" in raw_path else raw_path.decode("ascii")
+            )
+            scope["raw_path"] = raw_path
+            scope["query_string"] = query
+            scope["root_path"] = self.root_path
+            scope["headers"] = self.headers
+            scope["client"] = self.client
+            scope["server"] = self.server
+            scope["extensions"] = {}
+            expect_continue = self.expect_continue
+            self.url = None
+            self.headers = []
+            self.expect_continue = self.connection_field = False
+            self.te = _TE_NONE
+            self.head_size = 0
+            self.in_body = True
+            self.sink_on_request(scope, expect_continue)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def on_body(self, bytes body):
+        try:
+            if PyBytes_GET_SIZE(body):
+                self.sink_on_body(body)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def on_message_complete(self):
+        try:
+            self.in_body = False
+            self.head_size = 0
+            self.sink_on_request_complete()
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+@cython.final
+cdef class RequestParser:
+    """Parse the request bytes aiohttp writes on one in-memory connection."""
+
+    cdef object _hp
+    cdef _Callbacks _callbacks
+    cdef object _on_upgrade
+    cdef int _state
+
+    def __init__(self, sink, *, scheme, server, client, root_path):
+        cdef _Callbacks callbacks = _Callbacks.__new__(_Callbacks)
+        callbacks.sink_on_request = sink.on_request
+        callbacks.sink_on_body = sink.on_body
+        callbacks.sink_on_request_complete = sink.on_request_complete
+        callbacks.scheme = scheme
+        callbacks.server = server
+        callbacks.client = client
+        callbacks.root_path = root_path
+        callbacks.headers = []
+        self._on_upgrade = sink.on_upgrade
+        self._callbacks = callbacks
+        self._hp = HttpRequestParser(callbacks)
+        self._state = _PARSING
+
+    def feed_data(self, data):
+        """Parse ``data``, calling the sink; any exception leaves the parser dead."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef object error = None
+        cdef object upgrade_at = None
+        if self._state != _PARSING:
+            if self._state == _DEAD:
+                raise RequestParseError(PARSER_CLOSED_MESSAGE)
+            try:
+                self._on_upgrade(bytes(data))
+            except BaseException:
+                self._state = _DEAD
+                raise
+            return
+        callbacks.hp = self._hp
+        try:
+            self._hp.feed_data(data)
+        except HttpParserUpgrade as exc:
+            upgrade_at = exc.args[0]
+        except HttpParserCallbackError as exc:
+            error = callbacks.error if callbacks.error is not None else _error(str(exc))
+        except HttpParserError as exc:
+            error = _error(str(exc))
+        except BaseException:
+            self._state = _DEAD
+            raise
+        finally:
+            callbacks.hp = None
+            callbacks.error = None
+        if error is not None:
+            # Outside the except clauses: a sink's exception leaves as it came in.
+            self._state = _DEAD
+            _reraise(error)
+        if upgrade_at is not None:
+            self._state = _UPGRADED
+            if PyBytes_Check(data):
+                tail = data[upgrade_at:]
+            else:
+                tail = bytes(memoryview(data).cast("B")[upgrade_at:])
+            try:
+                self._on_upgrade(tail)
+            except BaseException:
+                self._state = _DEAD
+                raise
+
+
+cdef object _status_error(object status):
+    return ASGIProtocolError(
+        f"http.response.start status must be an int between {MIN_STATUS} and "
+        f"{MAX_STATUS}, got {status!r}"
+    )
+
+
+cdef object _content_length(list lengths):
+    """The value of the app's Content-Length field(s): equal 1*DIGIT (RFC 9110 §8.6)."""
+    first = -1
+    for value in lengths:
+        digits = value.lstrip(b"0")
+        if not value.isdigit() or len(digits) > 20 or int(digits or b"0") > MAX_UINT64:
+            raise ASGIProtocolError(
+                f"invalid content-length {value!r}: must be ASCII digits "
+                f"(RFC 9110 §8.6) no larger than 2**64-1"
+            )
+        n = int(digits or b"0")
+        if first < 0:
+            first = n
+        elif n != first:
+            raise ASGIProtocolError(
+                f"conflicting content-length headers {lengths[0]!r} and {value!r} "
+                f"(RFC 9110 §8.6)"
+            )
+    return first
+
+
+def encode_response_head(status, headers, *, head_request, Py_ssize_t body_length):
+    """Validate an ASGI ``http.response.start``; return ``(head, framing)``.
+
+    ``framing`` is the Content-Length, BODY_CHUNKED or BODY_NONE. Errors are checked
+    in this order: status, each header's shape and types, every header's name and
+    value bytes, then the content-length values.
+    """
+    cdef Py_ssize_t code, i, j, n, vn, count, total
+    cdef const unsigned char* s
+    cdef char* out
+    cdef char extra[48]
+    cdef int extra_len = 0
+    cdef bint drop_length
+    cdef bytes status_line, name, value
+    cdef list flat = []
+    cdef list lengths = None
+    if type(status) is bool or not isinstance(status, int) or not (
+        _MIN_STATUS <= status <= _MAX_STATUS
+    ):
+        raise _status_error(status)
+    code = status
+    try:
+        items = iter(headers)
+    except TypeError:
+        raise ASGIProtocolError(
+            f"http.response.start 'headers' must be an iterable of [name, value] pairs, "
+            f"got {headers!r}"
+        ) from None
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise ASGIProtocolError(
+                f"http.response.start header must be a [name, value] pair, got {item!r}"
+            )
+        name_obj = item[0]
+        value_obj = item[1]
+        if not PyBytes_Check(name_obj) or not PyBytes_Check(value_obj):
+            raise ASGIProtocolError(
+                f"http.response.start header names and values must be bytes, "
+                f"got {name_obj!r}: {value_obj!r}"
+            )
+        flat.append(name_obj)
+        flat.append(value_obj)
+    count = len(flat)
+    # RFC 9110 §5.6.2 (token names) and §5.5 (no CTLs in values), via lookup tables.
+    for i in range(0, count, 2):
+        name = <bytes>flat[i]
+        n = PyBytes_GET_SIZE(name)
+        s = <const unsigned char*>PyBytes_AS_STRING(name)
+        for j in range(n):
+            if not _TCHAR_T[s[j]]:
+                break
+        else:
+            if n:
+                value = <bytes>flat[i + 1]
+                s = <const unsigned char*>PyBytes_AS_STRING(value)
+                for j in range(PyBytes_GET_SIZE(value)):
+                    if _VALUE_BAD_T[s[j]]:
+                        raise ASGIProtocolError(
+                            f"invalid value for response header {name!r}: CR, LF, NUL and "
+                            f"other control characters are not allowed (RFC 9110 §5.5)"
+                        )
+                continue
+        raise ASGIProtocolError(
+            f"invalid response header name {name!r}: not an RFC 9110 §5.6.2 token"
+        )
+    # RFC 9110 §8.6: no Content-Length in a 1xx or 204 response.
+    drop_length = code < 200 or code == 204
+    status_line = <bytes>_STATUS_LINES[code]
+    total = PyBytes_GET_SIZE(status_line) + 2
+    for i in range(0, count, 2):
+        name = <bytes>flat[i]
+        n = PyBytes_GET_SIZE(name)
+        if n == 14 and _is_lower(name, b"content-length", 14):
+            if lengths is None:
+                lengths = [flat[i + 1]]
+                if not drop_length:
+                    total += n + PyBytes_GET_SIZE(<bytes>flat[i + 1]) + 4
+                    continue
+            else:
+                lengths.append(flat[i + 1])
+            flat[i] = None  # kept once, or not at all in a 1xx/204 response
+        elif n == 17 and _is_lower(name, b"transfer-encoding", 17):
+            flat[i] = None  # ASGI: framing is the server's business
+        else:
+            total += n + PyBytes_GET_SIZE(<bytes>flat[i + 1]) + 4
+    framing = _content_length(lengths) if lengths is not None else -1
+    if head_request or drop_length or code == 304:  # RFC 9110 §6.4.1: no content
+        framing = BODY_NONE
+    elif framing < 0:
+        if body_length >= 0:
+            extra_len = snprintf(extra, sizeof(extra), "content-length: %zd\r\n", body_length)
+            framing = body_length
+        else:  # RFC 9112 §7.1
+            extra_len = snprintf(extra, sizeof(extra), "transfer-encoding: chunked\r\n")
+            framing = BODY_CHUNKED
+    result = PyBytes_FromStringAndSize(NULL, total + extra_len)
+    out = PyBytes_AS_STRING(result)
+    n = PyBytes_GET_SIZE(status_line)
+    memcpy(out, PyBytes_AS_STRING(status_line), n)
+    out += n
+    for i in range(0, count, 2):
+        if flat[i] is None:
+            continue
+        name = <bytes>flat[i]
+        value = <bytes>flat[i + 1]
+        n = PyBytes_GET_SIZE(name)
+        vn = PyBytes_GET_SIZE(value)
+        memcpy(out, PyBytes_AS_STRING(name), n)
+        out[n] = b":"
+        out[n + 1] = b" "
+        memcpy(out + n + 2, PyBytes_AS_STRING(value), vn)
+        out += n + 2 + vn
+        out[0] = b"\r"
+        out[1] = b"\n"
+        out += 2
+    memcpy(out, extra, extra_len)
+    out += extra_len
+    out[0] = b"\r"
+    out[1] = b"\n"
+    return result, framing
+
+
+def encode_chunk(body):
+    """Frame ``body`` as one chunk (RFC 9112 §7.1); b"" for an empty body."""
+    cdef Py_buffer view
+    cdef char size_line[24]
+    cdef int size_len
+    cdef char* out
+    if not (PyBytes_Check(body) or PyByteArray_Check(body) or PyMemoryView_Check(body)):
+        raise TypeError(
+            f"encode_chunk() needs bytes, bytearray or memoryview, got {type(body).__name__}"
+        )
+    PyObject_GetBuffer(body, &view, PyBUF_SIMPLE)
+    try:
+        if view.len == 0:
+            return b""
+        size_len = snprintf(size_line, sizeof(size_line), "%zx\r\n", <size_t>view.len)
+        result = PyBytes_FromStringAndSize(NULL, size_len + view.len + 2)
+        out = PyBytes_AS_STRING(result)
+        memcpy(out, size_line, size_len)
+        memcpy(out + size_len, view.buf, view.len)
+        out[size_len + view.len] = b"\r"
+        out[size_len + view.len + 1] = b"\n"
+        return result
+    finally:
+        PyBuffer_Release(&view)
