@@ -628,7 +628,8 @@ def test_head_without_body(
 
 @pytest.mark.parametrize(
     ("status", "line"),
-    [(599, b"HTTP/1.1 599 \r\n"), (999, b"HTTP/1.1 999 \r\n"), (100, b"HTTP/1.1 100 Continue\r\n"),
+    [(599, b"HTTP/1.1 599 Unknown\r\n"), (999, b"HTTP/1.1 999 Unknown\r\n"),
+     (100, b"HTTP/1.1 100 Continue\r\n"),
      (HTTPStatus.NOT_FOUND, b"HTTP/1.1 404 Not Found\r\n")],
 )
 def test_head_status_line(hotpath: ModuleType, status: int, line: bytes) -> None:

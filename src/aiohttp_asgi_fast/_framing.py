@@ -42,8 +42,9 @@ def _status_line(code: int) -> bytes:
     try:
         reason = HTTPStatus(code).phrase.encode("ascii")
     except ValueError:
-        # RFC 9112 §4: reason-phrase is optional; an unknown code gets none.
-        reason = b""
+        # RFC 9112 §4 makes reason-phrase optional, but aiohttp 3.8's pure-Python
+        # response parser rejects "HTTP/1.1 599 " (empty reason): give a generic one.
+        reason = b"Unknown"
     return b"HTTP/1.1 %d %s\r\n" % (code, reason)
 
 
