@@ -70,10 +70,10 @@ class Recorder:
         self.calls.append(("upgrade", data))
 
 
-def make(hotpath: ModuleType, sink: Any = None) -> tuple[Any, Recorder]:
+def make(hotpath: ModuleType, sink: Any = None, scheme: str = "http") -> tuple[Any, Recorder]:
     sink = sink or Recorder()
     parser = hotpath.RequestParser(
-        sink, scheme="http", server=("testserver", 80), client=("127.0.0.1", 4321), root_path=""
+        sink, scheme=scheme, server=("testserver", 80), client=("127.0.0.1", 4321), root_path=""
     )
     return parser, sink
 
@@ -336,9 +336,48 @@ def test_upgrade(hotpath: ModuleType) -> None:
     parser.feed_data(memoryview(b"x"))
     parser.feed_data(b"")
     assert [c[0] for c in sink.calls] == ["request", "complete"] + ["upgrade"] * 5
+    scope = sink.calls[0][1]
+    assert scope["type"] == "websocket" and "method" not in scope
+    assert scope["scheme"] == "ws" and scope["subprotocols"] == []
+    assert sink.calls[0][2] is False
     assert [c[1] for c in sink.calls[2:]] == [
         b"\x81\x05hello", b"more\r\n\r\n", b"GET / HTTP/1.1\r\n", b"x", b"",
     ]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "ws_scheme", "upgrade", "protocols", "expected"),
+    [
+        ("https", "wss", b"websocket", [b"chat, v2", b"x"], ["chat", "v2", "x"]),
+        ("http", "ws", b"h2c, WebSocket", [b" a ,, b\t"], ["a", "b"]),
+        ("ws", "ws", b"WEBSOCKET", [], []),
+    ],
+)
+def test_websocket_scope(
+    hotpath: ModuleType, scheme: str, ws_scheme: str, upgrade: bytes,
+    protocols: list[bytes], expected: list[str],
+) -> None:
+    parser, sink = make(hotpath, scheme=scheme)
+    lines = [b"Upgrade: " + upgrade, b"Connection: Upgrade"]
+    lines += [b"Sec-WebSocket-Protocol: " + p for p in protocols]
+    fields = b"".join(x + b"\r\n" for x in lines)
+    parser.feed_data(b"GET /caf%C3%A9?q=1 HTTP/1.1\r\n" + fields + b"\r\n")
+    scope = sink.calls[0][1]
+    assert list(scope) == [
+        "type", "asgi", "http_version", "scheme", "path", "raw_path", "query_string",
+        "root_path", "headers", "client", "server", "subprotocols", "extensions",
+    ]
+    assert scope["type"] == "websocket" and scope["scheme"] == ws_scheme
+    assert scope["path"] == "/café" and scope["raw_path"] == b"/caf%C3%A9"
+    assert scope["query_string"] == b"q=1" and scope["subprotocols"] == expected
+    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.5"}
+
+
+def test_websocket_needs_get(hotpath: ModuleType) -> None:
+    # Only a GET opens a WebSocket (RFC 6455 §4.1); another method stays an HTTP upgrade.
+    head = b"POST / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"
+    calls = parse(hotpath, head)
+    assert calls[0][1]["type"] == "http" and calls[0][1]["method"] == "POST"
 
 
 def test_upgrade_tail_empty_and_split_head(hotpath: ModuleType) -> None:

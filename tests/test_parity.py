@@ -137,6 +137,9 @@ CORPUS = [
     b'3;a=b;c="d\\"e";=f\r\nabc\r\n00A\r\n0123456789\r\n0;x\r\nT: 1\r\nConnection: close\r\n\r\n',
     b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n\x81\x00",
     b"GET /ws HTTP/1.1\r\nProxy-Connection: upgrade\r\nUpgrade: x\r\n\r\nrest",
+    b"GET /ws?a HTTP/1.1\r\nUpgrade: h2c, WebSocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Protocol: chat, ,\tv2\r\nSec-WebSocket-Protocol: x\r\n\r\n",
+    b"POST /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
     b"CONNECT h:443 HTTP/1.1\r\n\r\ntunnel",
     b"OPTIONS * HTTP/1.1\r\n\r\nGET http://h:1/p?q HTTP/1.1\r\n\r\n",
     b"GET / RTSP/1.0\r\n\r\n",
@@ -199,6 +202,7 @@ special_header = st.one_of(
         ).map(b",".join),
     ),
     st.sampled_from([b"Upgrade: websocket", b"Upgrade:", b"upgrade: h2c", b"Expect: 100-continue",
+                     b"Upgrade: x, WEBSOCKET", b"Sec-WebSocket-Protocol: a, b",
                      b"Expect: 100-CONTINUE", b"expect: nope"]),
 )
 header_lines = st.lists(st.one_of(plain_header, plain_header, special_header), max_size=6)

@@ -6,7 +6,7 @@ Imports nothing from this package, so both twins can use it without cycles.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Final
+from typing import Any, Final
 
 __all__ = (
     "ASGI_SPEC_VERSION",
@@ -15,6 +15,7 @@ __all__ = (
     "BODY_CHUNKED",
     "BODY_NONE",
     "CONTINUE_RESPONSE",
+    "INTERNAL_ERROR_RESPONSE",
     "LAST_CHUNK",
     "MAX_HEAD_SIZE",
     "MAX_STATUS",
@@ -27,6 +28,7 @@ __all__ = (
     "TARGET_CHARS",
     "TCHAR",
     "VALUE_FORBIDDEN",
+    "websocket_scope",
 )
 
 ASGI_VERSION: Final = "3.0"
@@ -70,6 +72,12 @@ BODY_CHUNKED: Final = -1  # unknown length: Transfer-Encoding: chunked (RFC 9112
 
 LAST_CHUNK: Final = b"0\r\n\r\n"
 CONTINUE_RESPONSE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+INTERNAL_ERROR_RESPONSE: Final = (
+    b"HTTP/1.1 500 Internal Server Error\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 21\r\n\r\n"
+    b"Internal Server Error"
+)
 
 PARSE_ERROR_PREFIX: Final = "malformed HTTP/1.1 request from aiohttp: "
 PARSER_CLOSED_MESSAGE: Final = PARSE_ERROR_PREFIX + "parser is closed after an earlier error"
@@ -103,3 +111,44 @@ TARGET_CHARS: Final[frozenset[int]] = frozenset(range(0x21, 0x7F)) - {ord("#")}
 AUTHORITY_CHARS: Final[frozenset[int]] = frozenset(
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:@[]"
 )
+
+
+_WS_SCHEMES: Final = {"http": "ws", "https": "wss"}
+
+
+def websocket_scope(scope: dict[str, Any]) -> dict[str, Any] | None:
+    """The ASGI ``websocket`` scope for an upgrade request, or None if it is not one.
+
+    Both parsers call this for a GET that switches protocols (RFC 9110 §7.8); it is a
+    WebSocket opening handshake when ``Upgrade`` lists the ``websocket`` token
+    (RFC 6455 §4.2.1). The scope keeps the HTTP keys but ``method`` (ASGI WebSocket
+    scope), maps the scheme to ws/wss and lists the offered subprotocols.
+    """
+    websocket = False
+    subprotocols: list[str] = []
+    for name, value in scope["headers"]:
+        if name == b"upgrade":
+            websocket = websocket or any(
+                token.strip(b" \t").lower() == b"websocket" for token in value.split(b",")
+            )
+        elif name == b"sec-websocket-protocol":
+            tokens = value.decode("latin-1").replace("\t", " ").split(",")
+            subprotocols.extend(token.strip(" ") for token in tokens if token.strip(" "))
+    if not websocket:
+        return None
+    scheme = scope["scheme"]
+    return {
+        "type": "websocket",
+        "asgi": scope["asgi"],
+        "http_version": scope["http_version"],
+        "scheme": _WS_SCHEMES.get(scheme, scheme),
+        "path": scope["path"],
+        "raw_path": scope["raw_path"],
+        "query_string": scope["query_string"],
+        "root_path": scope["root_path"],
+        "headers": scope["headers"],
+        "client": scope["client"],
+        "server": scope["server"],
+        "subprotocols": subprotocols,
+        "extensions": scope["extensions"],
+    }

@@ -49,6 +49,7 @@ from ._framing import (
     TARGET_CHARS,
     TCHAR,
     VALUE_FORBIDDEN,
+    websocket_scope,
 )
 from .exceptions import ASGIProtocolError, RequestParseError
 
@@ -87,6 +88,8 @@ cdef Py_ssize_t _MIN_STATUS = MIN_STATUS
 cdef Py_ssize_t _MAX_STATUS = MAX_STATUS
 cdef dict _METHODS = {m.encode("ascii"): m for m in REQUEST_METHODS}
 cdef str _V11 = "1.1"
+cdef str _GET = _METHODS[b"GET"]
+cdef object _websocket_scope = websocket_scope
 cdef str _V10 = "1.0"
 cdef dict _SCOPE_TEMPLATE = dict.fromkeys(
     ("type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "query_string",
@@ -307,6 +310,12 @@ cdef class _Callbacks:
             self.te = _TE_NONE
             self.head_size = 0
             self.in_body = True
+            # llhttp sets the upgrade flag before this callback runs: a GET that
+            # switches protocols may be a WebSocket opening handshake (RFC 6455 §4.1).
+            if method is _GET and self.hp.should_upgrade():
+                ws_scope = _websocket_scope(scope)
+                if ws_scope is not None:
+                    scope, expect_continue = ws_scope, False
             self.sink_on_request(scope, expect_continue)
         except BaseException as exc:
             self.error = exc

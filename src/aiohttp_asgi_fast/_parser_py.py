@@ -33,6 +33,7 @@ from ._framing import (
     TARGET_CHARS,
     TCHAR,
     VALUE_FORBIDDEN,
+    websocket_scope,
 )
 from .exceptions import ASGIProtocolError, RequestParseError
 
@@ -427,6 +428,10 @@ class RequestParser:
         # after the head (any body belongs to the new protocol).
         if (upgrade_field and connection & _F_UPGRADE) or method == "CONNECT":
             self._state = _UPGRADED
+            if method == "GET":  # a WebSocket opening handshake (RFC 6455 §4.1)?
+                ws_scope = websocket_scope(scope)
+                if ws_scope is not None:
+                    scope, expect_continue = ws_scope, False
             self._on_request(scope, expect_continue)
             self._on_request_complete()
             self._on_upgrade(data[pos:])

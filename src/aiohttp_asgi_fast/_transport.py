@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import _aiohttp_compat
 from ._cycle import RequestCycle
 from ._hotpath import RequestParser
+from ._websocket_cycle import WebSocketCycle
 from .exceptions import ClientDisconnectedError, RequestParseError
 
 if TYPE_CHECKING:
@@ -47,8 +48,9 @@ class InMemoryTransport(asyncio.Transport):
             self, scheme=scheme, server=server, client=client, root_path=root_path
         )
         self._extra: dict[str, Any] = {"peername": client, "sockname": server, "socket": None}
-        self._cycle: RequestCycle | None = None
+        self._cycle: RequestCycle | WebSocketCycle | None = None
         self._closing = False
+        self._upgraded = False  # the parser switched protocols: no keep-alive
         self._client_writing_paused = False
         self.reading_paused = False
         self._resume_waiter: asyncio.Future[None] | None = None
@@ -144,7 +146,14 @@ class InMemoryTransport(asyncio.Transport):
     # -- RequestParser sink -----------------------------------------------------------
 
     def on_request(self, scope: Scope, expect_continue: bool) -> None:
-        cycle = RequestCycle(self, scope, expect_continue)
+        state = getattr(self._connector, "state", None)  # TODO(lead): plain attribute
+        if state is not None:  # ASGI lifespan: each scope gets a shallow copy
+            scope["state"] = state.copy()
+        cycle: RequestCycle | WebSocketCycle
+        if scope["type"] == "http":
+            cycle = RequestCycle(self, scope, expect_continue)
+        else:
+            cycle = WebSocketCycle(self, scope)
         self._cycle = cycle
         self._connector._start_app(cycle)
 
@@ -159,9 +168,12 @@ class InMemoryTransport(asyncio.Transport):
             cycle.body_complete()
 
     def on_upgrade(self, data: bytes) -> None:
-        # Protocol upgrades (WebSocket) are not served yet: the app answered the
-        # request over HTTP; bytes after an upgrade request are dropped.
-        return None
+        self._upgraded = True
+        cycle = self._cycle
+        if isinstance(cycle, WebSocketCycle):
+            cycle.feed_frames(data)
+        # Any other upgrade (h2c, CONNECT) is answered over HTTP/1.1 and the
+        # connection then closes; bytes in the other protocol are dropped.
 
     # -- called by RequestCycle ---------------------------------------------------------
 
@@ -183,11 +195,12 @@ class InMemoryTransport(asyncio.Transport):
             self._protocol.resume_writing()
 
     def response_complete(self, cycle: RequestCycle) -> None:
-        if cycle.interim and not self._closing:
-            # A 1xx "final" response leaves aiohttp waiting for another: close instead.
+        if (cycle.interim or self._upgraded) and not self._closing:
+            # A 1xx "final" response leaves aiohttp waiting for another, and after an
+            # upgrade request no further HTTP/1.1 can be parsed: close instead.
             self._close_from_server()
 
-    def app_finished(self, cycle: RequestCycle) -> None:
+    def app_finished(self, cycle: RequestCycle | WebSocketCycle) -> None:
         self._connector._app_finished(cycle)
 
     def fail_pending_response(self, exc: BaseException) -> None:
@@ -204,6 +217,11 @@ class InMemoryTransport(asyncio.Transport):
         self._shutdown()
         _aiohttp_compat.fail_response_body(self._protocol, exc, message)
 
-    def _close_from_server(self) -> None:
+    def close_from_server(self) -> None:
+        """The server side ends the connection, as a server closing its socket."""
+        if self._closing:
+            return
         self._shutdown()
         self.loop.call_soon(self._protocol.connection_lost, None)
+
+    _close_from_server = close_from_server
