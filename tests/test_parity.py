@@ -383,3 +383,31 @@ def test_chunk(twins: tuple[ModuleType, ModuleType], body: bytes, kind: type) ->
         with pytest.raises(TypeError) as p_info:
             pure.encode_chunk(bad)
         assert str(c_info.value) == str(p_info.value)
+
+
+def _unmask(module: ModuleType, *args: Any) -> Any:
+    try:
+        return module.unmask(*args)
+    except (TypeError, ValueError) as exc:
+        return (type(exc), str(exc))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    mask=st.one_of(st.binary(min_size=4, max_size=4), st.binary(max_size=6)),
+    data=st.binary(max_size=100),
+    start=st.integers(-2, 110),
+    length=st.integers(-2, 110),
+)
+def test_unmask(
+    twins: tuple[ModuleType, ModuleType], mask: bytes, data: bytes, start: int, length: int
+) -> None:
+    compiled, pure = twins
+    args = (mask, data, start, start + length)
+    result = _unmask(compiled, *args)
+    assert result == _unmask(pure, *args)
+    if len(mask) == 4 and 0 <= start <= start + length <= len(data):
+        # RFC 6455 §5.3, computed the slow obvious way.
+        assert result == bytes(b ^ mask[i % 4] for i, b in enumerate(data[start:start + length]))
+    for bad in (("abcd", b"x", 0, 1), (b"abcd", bytearray(b"x"), 0, 1)):
+        assert _unmask(compiled, *bad) == _unmask(pure, *bad)

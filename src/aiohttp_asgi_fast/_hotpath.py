@@ -35,16 +35,16 @@ IMPORT_ERROR: ImportError | None = None
 IMPLEMENTATION: Literal["cython", "python"]
 
 if TYPE_CHECKING or NO_EXTENSIONS:
-    from ._parser_py import RequestParser, encode_chunk, encode_response_head
+    from ._parser_py import RequestParser, encode_chunk, encode_response_head, unmask
 
     IMPLEMENTATION = "python"
 else:
     try:
-        from ._parser import RequestParser, encode_chunk, encode_response_head
+        from ._parser import RequestParser, encode_chunk, encode_response_head, unmask
 
         IMPLEMENTATION = "cython"
     except ImportError as exc:  # no compiled build, or httptools missing
         IMPORT_ERROR = exc
-        from ._parser_py import RequestParser, encode_chunk, encode_response_head
+        from ._parser_py import RequestParser, encode_chunk, encode_response_head, unmask
 
         IMPLEMENTATION = "python"

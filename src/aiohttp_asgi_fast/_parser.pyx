@@ -583,3 +583,37 @@ def encode_chunk(body):
         return result
     finally:
         PyBuffer_Release(&view)
+
+
+def unmask(mask, data, Py_ssize_t start, Py_ssize_t end):
+    """``data[start:end]`` XORed with the 4-byte WebSocket ``mask`` (RFC 6455 §5.3)."""
+    if not (PyBytes_Check(mask) and PyBytes_Check(data)):
+        raise TypeError("unmask() needs bytes")
+    if not 0 <= start <= end <= PyBytes_GET_SIZE(data):
+        raise ValueError(f"unmask() range {start}:{end} is outside the data")
+    cdef Py_ssize_t i = 0, n = end - start
+    cdef const unsigned char* key
+    cdef const unsigned char* src
+    cdef unsigned char* dst
+    cdef unsigned char key8[8]
+    cdef unsigned long long key64, word
+    if PyBytes_GET_SIZE(mask) != 4:
+        raise ValueError(f"a WebSocket mask is 4 bytes, got {len(mask)}")
+    if n == 0:
+        return b""
+    key = <const unsigned char*>PyBytes_AS_STRING(mask)
+    src = <const unsigned char*>PyBytes_AS_STRING(data) + start
+    result = PyBytes_FromStringAndSize(NULL, n)
+    dst = <unsigned char*>PyBytes_AS_STRING(result)
+    memcpy(key8, key, 4)
+    memcpy(key8 + 4, key, 4)
+    memcpy(&key64, key8, 8)
+    while i + 8 <= n:  # eight bytes at a time; memcpy keeps unaligned access legal
+        memcpy(&word, src + i, 8)
+        word ^= key64
+        memcpy(dst + i, &word, 8)
+        i += 8
+    while i < n:
+        dst[i] = src[i] ^ key[i & 3]
+        i += 1
+    return result

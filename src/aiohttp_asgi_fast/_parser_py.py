@@ -37,7 +37,7 @@ from ._framing import (
 )
 from .exceptions import ASGIProtocolError, RequestParseError
 
-__all__ = ("RequestParser", "encode_chunk", "encode_response_head")
+__all__ = ("RequestParser", "encode_chunk", "encode_response_head", "unmask")
 
 
 class _Sink(Protocol):
@@ -626,3 +626,20 @@ def encode_chunk(body: bytes | bytearray | memoryview) -> bytes:
     if not size:
         return b""
     return b"".join((b"%x\r\n" % size, body, b"\r\n"))
+
+
+def unmask(mask: bytes, data: bytes, start: int, end: int) -> bytes:
+    """``data[start:end]`` XORed with the 4-byte WebSocket ``mask`` (RFC 6455 §5.3)."""
+    if not isinstance(mask, bytes) or not isinstance(data, bytes):
+        raise TypeError("unmask() needs bytes")
+    if not 0 <= start <= end <= len(data):
+        raise ValueError(f"unmask() range {start}:{end} is outside the data")
+    if len(mask) != 4:
+        raise ValueError(f"a WebSocket mask is 4 bytes, got {len(mask)}")
+    n = end - start
+    if not n:
+        return b""
+    data = data[start:end]
+    # One big-integer XOR runs in C; octet i meets mask[i % 4].
+    key = (mask * ((n >> 2) + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")

@@ -17,6 +17,8 @@ import hashlib
 import struct
 from typing import Final
 
+from ._hotpath import unmask
+
 __all__ = (
     "OP_BINARY",
     "OP_CLOSE",
@@ -88,17 +90,6 @@ def close_payload(code: int, reason: bytes) -> bytes:
     return struct.pack("!H", code) + reason
 
 
-def _unmask(mask: bytes, payload: bytes) -> bytes:
-    # RFC 6455 §5.3: octet i is XORed with mask[i % 4]; one big-int XOR does it in C.
-    n = len(payload)
-    if not n:
-        return payload
-    key = (mask * ((n >> 2) + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(
-        n, "little"
-    )
-
-
 def _close_event(payload: bytes) -> tuple[int, int | str, str]:
     if not payload:
         return (OP_CLOSE, CLOSE_NO_STATUS, "")
@@ -116,6 +107,44 @@ def _close_event(payload: bytes) -> tuple[int, int | str, str]:
     return (OP_CLOSE, code, reason)
 
 
+def _prefix(chunks: list[bytes], n: int) -> bytes:
+    out = b""
+    for chunk in chunks:
+        out += chunk[: n - len(out)]
+        if len(out) >= n:
+            break
+    return out
+
+
+def _header(buffer: bytes, pos: int, size: int) -> tuple[bool, int, int, int] | None:
+    """``(fin, opcode, payload start, payload end)`` of the frame at ``pos`` (§5.2).
+
+    None while the header is incomplete; raises on a header no client may send.
+    """
+    first, second = buffer[pos], buffer[pos + 1]
+    if first & 0x70:
+        raise WebSocketProtocolError(
+            CLOSE_PROTOCOL_ERROR, "reserved bits set but no extension was negotiated"
+        )
+    if not second & 0x80:  # §5.1: a server must close on an unmasked client frame
+        raise WebSocketProtocolError(CLOSE_PROTOCOL_ERROR, "unmasked client frame")
+    length = second & 0x7F
+    start = pos + 6
+    if length == 126:
+        if size - pos < 4:
+            return None
+        (length,) = _UNPACK_LEN16(buffer, pos + 2)
+        start = pos + 8
+    elif length == 127:
+        if size - pos < 10:
+            return None
+        (length,) = _UNPACK_LEN64(buffer, pos + 2)
+        if length >> 63:  # §5.2: the most significant bit must be 0
+            raise WebSocketProtocolError(CLOSE_PROTOCOL_ERROR, "payload length overflow")
+        start = pos + 14
+    return (bool(first & 0x80), first & 0x0F, start, start + length)
+
+
 class FrameReader:
     """Turn the client's masked frames into complete messages and control frames.
 
@@ -125,53 +154,49 @@ class FrameReader:
     Fragments are reassembled (§5.4); only complete messages are returned.
     """
 
-    __slots__ = ("_buffer", "_fragments", "_message_opcode")
+    __slots__ = ("_chunks", "_fragments", "_message_opcode", "_size")
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._chunks: list[bytes] = []  # bytes of an incomplete frame, as fed
+        self._size = 0
         self._fragments: list[bytes] = []
         self._message_opcode = -1  # opcode of the fragmented message in progress
 
     def feed(self, data: bytes) -> list[tuple[int, int | str | bytes, str]]:
-        buffer = self._buffer
-        buffer += data
         events: list[tuple[int, int | str | bytes, str]] = []
-        while True:
-            size = len(buffer)
-            if size < 2:
+        chunks = self._chunks
+        if data:
+            chunks.append(data)
+            self._size += len(data)
+        if len(chunks) > 1:
+            # A frame arriving in pieces is joined once, when all of it is here.
+            head = chunks[0]
+            if len(head) < 14:  # the longest header is 14 bytes
+                head = b"".join(chunks)[:14] if self._size < 1024 else _prefix(chunks, 14)
+            header = _header(head, 0, len(head))
+            if header is None or self._size < header[3]:
                 return events
-            first, second = buffer[0], buffer[1]
-            if first & 0x70:
-                raise WebSocketProtocolError(
-                    CLOSE_PROTOCOL_ERROR, "reserved bits set but no extension was negotiated"
-                )
-            if not second & 0x80:  # §5.1: a server must close on an unmasked client frame
-                raise WebSocketProtocolError(CLOSE_PROTOCOL_ERROR, "unmasked client frame")
-            length = second & 0x7F
-            start = 6
-            if length == 126:
-                if size < 8:
-                    return events
-                (length,) = _UNPACK_LEN16(buffer, 2)
-                start = 8
-            elif length == 127:
-                if size < 14:
-                    return events
-                (length,) = _UNPACK_LEN64(buffer, 2)
-                if length >> 63:  # §5.2: the most significant bit must be 0
-                    raise WebSocketProtocolError(CLOSE_PROTOCOL_ERROR, "payload length overflow")
-                start = 14
-            end = start + length
-            if size < end:
-                return events
-            with memoryview(buffer) as view:  # one copy of the payload, not two
-                mask = bytes(view[start - 4 : start])
-                masked = bytes(view[start:end])
-            del buffer[:end]
-            payload = _unmask(mask, masked)
-            event = self._frame(bool(first & 0x80), first & 0x0F, payload)
+            chunks[:] = [b"".join(chunks)]
+        elif not chunks:
+            return events
+        buffer = chunks[0]
+        size = len(buffer)
+        pos = 0
+        while size - pos >= 2:
+            header = _header(buffer, pos, size)
+            if header is None or header[3] > size:
+                break
+            fin, opcode, start, end = header
+            payload = unmask(buffer[start - 4 : start], buffer, start, end)
+            pos = end
+            event = self._frame(fin, opcode, payload)
             if event is not None:
                 events.append(event)
+        if pos:
+            rest = buffer[pos:]
+            self._chunks = [rest] if rest else []
+            self._size = size - pos
+        return events
 
     def _frame(
         self, fin: bool, opcode: int, payload: bytes
