@@ -14,6 +14,7 @@ from .exceptions import (
     ASGIAppError,
     ASGIProtocolError,
     ClientDisconnectedError,
+    LifespanError,
     RequestParseError,
 )
 
@@ -25,6 +26,7 @@ __all__ = (
     "ASGIApplicationConnector",
     "ASGIProtocolError",
     "ClientDisconnectedError",
+    "LifespanError",
     "RequestParseError",
     "__version__",
 )

@@ -19,6 +19,7 @@ __all__ = (
     "RequestParser",
     "encode_chunk",
     "encode_response_head",
+    "unmask",
 )
 
 

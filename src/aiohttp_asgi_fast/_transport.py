@@ -146,7 +146,7 @@ class InMemoryTransport(asyncio.Transport):
     # -- RequestParser sink -----------------------------------------------------------
 
     def on_request(self, scope: Scope, expect_continue: bool) -> None:
-        state = getattr(self._connector, "state", None)  # TODO(lead): plain attribute
+        state = self._connector.state
         if state is not None:  # ASGI lifespan: each scope gets a shallow copy
             scope["state"] = state.copy()
         cycle: RequestCycle | WebSocketCycle

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import BaseConnector
 
 from . import _aiohttp_compat
+from ._lifespan import LifespanRunner
 from ._transport import InMemoryTransport
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from ._cycle import RequestCycle
     from ._types import ASGIApp, Receive, Scope, Send
+    from ._websocket_cycle import WebSocketCycle
 
 __all__ = ("ASGIApplicationConnector",)
 
@@ -28,6 +30,10 @@ logger: Final = logging.getLogger("aiohttp_asgi_fast")
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 _UNSET: Final[Any] = object()
+
+# How long closing the connector lets app tasks react to the disconnect before
+# cancelling them.
+_APP_DISCONNECT_GRACE: Final = 0.1
 
 # How long closing the connector waits for cancelled app tasks to finish.
 _APP_CANCEL_TIMEOUT: Final = 5.0
@@ -48,6 +54,22 @@ class ASGIApplicationConnector(BaseConnector):
         its response starts is raised, as the same object, from the client call;
         when False the client gets a 500 response and the exception is logged.
     :param client: ``scope["client"]``, a ``(host, port)`` pair, or None.
+    :param lifespan: run the app's ASGI lifespan protocol (lifespan spec 2.0). Off by
+        default, so an app already wrapped in asgi-lifespan's ``LifespanManager`` does
+        not start twice. When True, startup runs once, before the first connection
+        (concurrent first requests wait for the same startup), or earlier through
+        ``await connector.startup()``; the lifespan scope's ``"state"`` dict is
+        :attr:`state`, and each request scope gets a shallow copy of it. A failed
+        startup raises :class:`~aiohttp_asgi_fast.LifespanError` from that request
+        and every later one. ``close()`` (so ``ClientSession.close()``) sends
+        ``lifespan.shutdown`` after the connections are closed and raises
+        ``LifespanError`` if shutdown fails. An app that raises, or returns, before
+        receiving ``lifespan.startup`` is taken not to support lifespan: requests are
+        served without it (logged at INFO), as uvicorn's ``lifespan="auto"`` does.
+    :param lifespan_startup_timeout: seconds the app may take to answer
+        ``lifespan.startup``, or None for no limit; past it startup fails.
+    :param lifespan_shutdown_timeout: seconds the app may take to answer
+        ``lifespan.shutdown``, or None for no limit; past it shutdown fails.
     """
 
     def __init__(
@@ -62,9 +84,18 @@ class ASGIApplicationConnector(BaseConnector):
         limit_per_host: int = 0,
         force_close: bool = False,
         keepalive_timeout: float | None = _UNSET,
+        lifespan: bool = False,
+        lifespan_startup_timeout: float | None = 10.0,
+        lifespan_shutdown_timeout: float | None = 10.0,
         **connector_options: Any,
     ) -> None:
         self._app: ASGIApp = _as_asgi3(app)
+        for name, value in (
+            ("lifespan_startup_timeout", lifespan_startup_timeout),
+            ("lifespan_shutdown_timeout", lifespan_shutdown_timeout),
+        ):
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
         if not isinstance(root_path, str):
             raise TypeError(f"root_path must be a str, got {type(root_path).__name__}")
         if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
@@ -93,7 +124,17 @@ class ASGIApplicationConnector(BaseConnector):
         self._root_path = root_path
         self._propagate_exceptions = bool(propagate_exceptions)
         self._client = client
-        self._app_tasks: dict[RequestCycle, asyncio.Task[None]] = {}
+        self._app_tasks: dict[RequestCycle | WebSocketCycle, asyncio.Task[None]] = {}
+        self._lifespan = (
+            LifespanRunner(
+                self._app,
+                self._loop,
+                startup_timeout=lifespan_startup_timeout,
+                shutdown_timeout=lifespan_shutdown_timeout,
+            )
+            if lifespan
+            else None
+        )
 
     @property
     def app(self) -> ASGIApp:
@@ -108,9 +149,32 @@ class ASGIApplicationConnector(BaseConnector):
     def propagate_exceptions(self) -> bool:
         return self._propagate_exceptions
 
+    @property
+    def state(self) -> dict[str, Any] | None:
+        """The ASGI lifespan scope's ``"state"`` dict, as the app filled it at startup.
+
+        None when ``lifespan`` is off, before startup completed, or when the app does
+        not support lifespan. Each request scope gets ``state.copy()`` (lifespan spec).
+        """
+        lifespan = self._lifespan
+        return None if lifespan is None else lifespan.state
+
+    async def startup(self) -> None:
+        """Run the app's lifespan startup now instead of before the first connection.
+
+        Idempotent: later calls wait for, or return, the same outcome; a failed startup
+        raises the same :class:`~aiohttp_asgi_fast.LifespanError` again. Does nothing
+        when the connector was made with ``lifespan=False``.
+        """
+        if self._lifespan is not None:
+            await self._lifespan.startup()
+
     async def _create_connection(
         self, req: ClientRequest, traces: list[Trace], timeout: ClientTimeout
     ) -> ResponseHandler:
+        lifespan = self._lifespan
+        if lifespan is not None and not lifespan.ready:
+            await lifespan.startup()  # raises LifespanError: the app is not served
         # Same contract as UnixConnector._create_connection: return a connected protocol.
         url = req.url
         scheme = url.scheme
@@ -128,35 +192,60 @@ class ASGIApplicationConnector(BaseConnector):
 
     # -- app tasks ----------------------------------------------------------------------
 
-    def _start_app(self, cycle: RequestCycle) -> None:
+    def _start_app(self, cycle: RequestCycle | WebSocketCycle) -> None:
         task = self._loop.create_task(cycle.run(self._app, self._propagate_exceptions))
         self._app_tasks[cycle] = task
 
-    def _app_finished(self, cycle: RequestCycle) -> None:
+    def _app_finished(self, cycle: RequestCycle | WebSocketCycle) -> None:
         self._app_tasks.pop(cycle, None)
 
     def close(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
-        """Close every connection, then cancel and await app tasks still running."""
+        """Close every connection, cancel and await app tasks still running, then run
+        the lifespan shutdown if startup ran (raising LifespanError if it fails)."""
         closing = super().close(*args, **kwargs)
         tasks = [task for task in self._app_tasks.values() if not task.done()]
         self._app_tasks.clear()
-        if not tasks:
+        lifespan = self._lifespan
+        if lifespan is not None and not lifespan.close():
+            lifespan = None
+        if (not tasks and lifespan is None) or self._loop.is_closed():
+            for task in tasks:
+                task.cancel()
             return closing
-        for task in tasks:
-            task.cancel()
-        return self._loop.create_task(self._wait_closed(closing, tasks))
+        waiter = self._loop.create_task(self._wait_closed(closing, tasks, lifespan))
+        # A close() nobody awaits (allowed on aiohttp 3.8) must not log "Task exception
+        # was never retrieved": a lifespan shutdown failure is logged at ERROR anyway.
+        waiter.add_done_callback(_retrieve_exception)
+        return waiter
 
     async def _wait_closed(
-        self, closing: Awaitable[None], tasks: list[asyncio.Task[None]]
+        self,
+        closing: Awaitable[None],
+        tasks: list[asyncio.Task[None]],
+        lifespan: LifespanRunner | None,
     ) -> None:
         await closing
-        _, pending = await asyncio.wait(tasks, timeout=_APP_CANCEL_TIMEOUT)
-        for task in pending:
-            logger.warning(
-                "ASGI application task %r ignored cancellation for %.0f s at connector close",
-                task,
-                _APP_CANCEL_TIMEOUT,
-            )
+        if tasks:
+            # Closing the connections told each app its client left (http.disconnect,
+            # websocket.disconnect): give it a moment to finish on its own, then cancel.
+            _, pending = await asyncio.wait(tasks, timeout=_APP_DISCONNECT_GRACE)
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(tasks, timeout=_APP_CANCEL_TIMEOUT)
+            for task in pending:
+                logger.warning(
+                    "ASGI application task %r ignored cancellation for %.0f s at connector "
+                    "close",
+                    task,
+                    _APP_CANCEL_TIMEOUT,
+                )
+        if lifespan is not None:
+            await lifespan.shutdown()
+
+
+def _retrieve_exception(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _as_asgi3(app: Any) -> ASGIApp:

@@ -6,6 +6,7 @@ __all__ = (
     "ASGIAppError",
     "ASGIProtocolError",
     "ClientDisconnectedError",
+    "LifespanError",
     "RequestParseError",
 )
 
@@ -30,6 +31,17 @@ class ClientDisconnectedError(OSError):
 
     Like uvicorn's ``ClientDisconnected``: the connector swallows it when the
     application lets it escape, and does not log it as an error.
+    """
+
+
+class LifespanError(RuntimeError):
+    """The application's ASGI lifespan startup or shutdown failed (lifespan spec 2.0).
+
+    The message carries the application's ``lifespan.*.failed`` message, or says what
+    went wrong (an exception, which is then ``__cause__``; a timeout; a missing
+    answer). A startup failure is raised from every request the connector is asked
+    for and from ``connector.startup()``; a shutdown failure from ``connector.close()``
+    (and so from ``ClientSession.close()``).
     """
 
 
