@@ -51,6 +51,7 @@ class InMemoryTransport(asyncio.Transport):
         self._cycle: RequestCycle | WebSocketCycle | None = None
         self._closing = False
         self._upgraded = False  # the parser switched protocols: no keep-alive
+        self.decompress_requests = connector.decompress_requests
         self._client_writing_paused = False
         self.reading_paused = False
         self._resume_waiter: asyncio.Future[None] | None = None

@@ -70,6 +70,10 @@ class ASGIApplicationConnector(BaseConnector):
         ``lifespan.startup``, or None for no limit; past it startup fails.
     :param lifespan_shutdown_timeout: seconds the app may take to answer
         ``lifespan.shutdown``, or None for no limit; past it shutdown fails.
+    :param decompress_requests: when True, request bodies with a Content-Encoding of
+        gzip, deflate (and br, zstd when their libraries are installed) reach the app
+        decoded, without Content-Encoding and Content-Length; default False passes the
+        bytes as written.
     """
 
     def __init__(
@@ -87,6 +91,7 @@ class ASGIApplicationConnector(BaseConnector):
         lifespan: bool = False,
         lifespan_startup_timeout: float | None = 10.0,
         lifespan_shutdown_timeout: float | None = 10.0,
+        decompress_requests: bool = False,
         **connector_options: Any,
     ) -> None:
         self._app: ASGIApp = _as_asgi3(app)
@@ -123,6 +128,7 @@ class ASGIApplicationConnector(BaseConnector):
         )
         self._root_path = root_path
         self._propagate_exceptions = bool(propagate_exceptions)
+        self._decompress_requests = bool(decompress_requests)
         self._client = client
         self._app_tasks: dict[RequestCycle | WebSocketCycle, asyncio.Task[None]] = {}
         self._lifespan = (
@@ -148,6 +154,10 @@ class ASGIApplicationConnector(BaseConnector):
     @property
     def propagate_exceptions(self) -> bool:
         return self._propagate_exceptions
+
+    @property
+    def decompress_requests(self) -> bool:
+        return self._decompress_requests
 
     @property
     def state(self) -> dict[str, Any] | None:
