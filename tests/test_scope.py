@@ -26,7 +26,11 @@ async def test_scope_fields_for_a_get() -> None:
     assert scope["root_path"] == ""
     assert scope["client"] == ("127.0.0.1", 123)
     assert scope["server"] == ("testserver", 80)
-    assert scope["extensions"] == {}
+    assert scope["extensions"] == {
+        "http.response.trailers": {},
+        "http.response.pathsend": {},
+        "http.response.early_hint": {},
+    }
     headers = scope["headers"]
     assert all(isinstance(n, bytes) and isinstance(v, bytes) for n, v in headers)
     assert all(n == n.lower() for n, _ in headers)
@@ -118,4 +122,4 @@ async def test_fresh_scope_per_request() -> None:
     _, second = seen
     assert "mutated" not in second["asgi"]
     assert (b"x-mutated", b"1") not in second["headers"]
-    assert second["extensions"] == {}
+    assert "mutated" not in second["extensions"]

@@ -7,14 +7,21 @@ documented way custom connectors such as UnixConnector plug in).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from aiohttp import ClientPayloadError
+import aiohttp
+from aiohttp import ClientPayloadError, client_proto
 
 if TYPE_CHECKING:
     from aiohttp.client_proto import ResponseHandler
 
-__all__ = ("fail_pending_response", "fail_response_body", "new_response_protocol")
+__all__ = (
+    "client_parses_trailers",
+    "fail_pending_response",
+    "fail_response_body",
+    "new_response_protocol",
+)
 
 
 def new_response_protocol(connector: object) -> ResponseHandler:
@@ -51,3 +58,18 @@ def fail_response_body(protocol: ResponseHandler, exc: BaseException, message: s
         # ... and connection_lost() just replaced it with aiohttp's generic
         # "payload is not completed" error: put ours back for later reads.
         payload.set_exception(error)
+
+
+def client_parses_trailers() -> bool:
+    """Whether this process's aiohttp client reads a chunked trailer section."""
+    # Internal: aiohttp.client_proto imports the response parser it uses under this
+    # name; its pure-Python twin lives in aiohttp.http_parser, llhttp's elsewhere.
+    # Before 3.12.14 the pure parser's lax mode splits lines on LF alone, takes the
+    # CRLF ending a trailer section for one more trailer line and never finishes the
+    # body (checked on 3.8.6, 3.9.5, 3.11.18, 3.12.13; fixed by aiohttp PR #11269).
+    # Trailers are optional (RFC 9110 §6.5), so they are dropped for such a client.
+    parser = getattr(client_proto, "HttpResponseParser", None)
+    if getattr(parser, "__module__", "") != "aiohttp.http_parser":
+        return True
+    version = tuple(int(part) for part in re.findall(r"\d+", aiohttp.__version__)[:3])
+    return version >= (3, 12, 14)

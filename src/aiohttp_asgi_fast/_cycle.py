@@ -3,7 +3,8 @@
 The cycle gets request body pieces from the connection (``feed_body``), hands them to
 the app through ``receive()``, validates what the app passes to ``send()``, frames it
 with the hot path and delivers the bytes to aiohttp's response parser through the
-connection. Rules enforced are the ASGI HTTP message format 2.5 and RFC 9110/9112.
+connection. Rules enforced are the ASGI HTTP message format 2.5, the ASGI extensions
+it advertises (trailers, path send, early hints) and RFC 9110/9112.
 """
 
 from __future__ import annotations
@@ -13,11 +14,28 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
-from ._framing import BODY_CHUNKED, CONTINUE_RESPONSE, LAST_CHUNK
+from ._decompress import request_decoder
+from ._extensions import AWAIT_TRAILERS as _AWAIT_TRAILERS
+from ._extensions import BODY_MESSAGES as _BODY_MESSAGES
+from ._extensions import CHUNKED_TAIL_LEN as _CHUNKED_TAIL_LEN
+from ._extensions import COMPLETE as _COMPLETE
+from ._extensions import NOT_STARTED as _NOT_STARTED
+from ._extensions import PATHSEND as _PATHSEND
+from ._extensions import SEND_TRAILERS as _SEND_TRAILERS
+from ._extensions import START_PENDING as _START_PENDING
+from ._extensions import STREAMING as _STREAMING
+from ._extensions import ExtensionSends
+from ._framing import BODY_CHUNKED, CONTINUE_RESPONSE, INTERNAL_ERROR_RESPONSE, LAST_CHUNK
 from ._hotpath import encode_chunk, encode_response_head
-from .exceptions import ASGIAppError, ASGIProtocolError, ClientDisconnectedError
+from .exceptions import (
+    ASGIAppError,
+    ASGIProtocolError,
+    ClientDisconnectedError,
+    RequestParseError,
+)
 
 if TYPE_CHECKING:
+    from ._decompress import RequestDecoder
     from ._transport import InMemoryTransport
     from ._types import ASGIApp, Message, Scope
 
@@ -25,42 +43,32 @@ __all__ = ("RequestCycle",)
 
 logger: Final = logging.getLogger("aiohttp_asgi_fast")
 
-# Response states.
-_NOT_STARTED: Final = 0
-_START_PENDING: Final = 1  # http.response.start received, head not yet delivered
-_STREAMING: Final = 2  # head delivered, body in progress
-_COMPLETE: Final = 3
-
-_CHUNKED_TAIL: Final = b"transfer-encoding: chunked\r\n\r\n"
-_CHUNKED_TAIL_LEN: Final = len(_CHUNKED_TAIL)
-
 # Request-body buffering towards the app: past the high-water mark aiohttp's writer is
 # paused (protocol.pause_writing(), as a full socket buffer would), below low it resumes.
 _BODY_HIGH_WATER: Final = 1 << 20
 _BODY_LOW_WATER: Final = 1 << 18
 
-_INTERNAL_ERROR: Final = (
-    b"HTTP/1.1 500 Internal Server Error\r\n"
-    b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 21\r\n\r\n"
-    b"Internal Server Error"
-)
-
-
-class RequestCycle:
+class RequestCycle(ExtensionSends):
     """Per-request state shared by ``receive``, ``send`` and the app task."""
 
     __slots__ = (
         "_body",
         "_body_buffered",
         "_body_complete",
+        "_body_kind",
         "_content_remaining",
+        "_decode_error",
+        "_decoder",
         "_expect_continue",
         "_framing",
         "_head",
         "_loop",
         "_request_done",
         "_state",
+        "_tail",
+        "_tail_whole",
+        "_trailer_lines",
+        "_trailers",
         "_transport",
         "_waiters",
         "_whole_response",
@@ -74,7 +82,19 @@ class RequestCycle:
     def __init__(self, transport: InMemoryTransport, scope: Scope, expect_continue: bool) -> None:
         self._transport = transport
         self._loop = transport.loop
+        # ASGI extensions: exactly what this cycle implements (see _extensions.py).
+        scope["extensions"] = {
+            "http.response.trailers": {},
+            "http.response.pathsend": {},
+            "http.response.early_hint": {},
+        }
         self.scope = scope
+        self._decoder: RequestDecoder | None = None
+        self._decode_error: RequestParseError | None = None
+        if transport.decompress_requests:
+            found = request_decoder(scope["headers"])
+            if found is not None:
+                self._decoder, scope["headers"] = found
         self._expect_continue = expect_continue
         self._body: deque[bytes] = deque()
         self._body_buffered = 0
@@ -87,6 +107,11 @@ class RequestCycle:
         self._whole_response: bytes | None = None
         self._framing = BODY_CHUNKED
         self._content_remaining = 0
+        self._trailers = 0
+        self._trailer_lines = b""
+        self._tail = b""  # the held end of a response awaiting its trailers
+        self._tail_whole = False  # ... which includes the head
+        self._body_kind = 0
         self.disconnected = False
         self.app_done = False
         self.interim = False
@@ -94,7 +119,7 @@ class RequestCycle:
     # -- events from the connection -------------------------------------------------
 
     def feed_body(self, body: bytes) -> None:
-        if self.app_done or self.disconnected or self._state == _COMPLETE:
+        if self.app_done or self.disconnected or self._state == _COMPLETE or self._request_done:
             return  # nobody will read it: drop, as a server drops an unread body
         self._body.append(body)
         self._body_buffered += len(body)
@@ -143,7 +168,11 @@ class RequestCycle:
                 # ASGI: http.disconnect once the response is sent or the client left.
                 return {"type": "http.disconnect"}
             body = self._body
-            if body:
+            if self._decoder is not None:
+                message = self._next_decoded(self._decoder)
+                if message is not None:
+                    return message
+            elif body:
                 chunk = body.popleft()
                 self._body_buffered -= len(chunk)
                 if self._writing_paused and self._body_buffered < _BODY_LOW_WATER:
@@ -153,7 +182,7 @@ class RequestCycle:
                 if not more:
                     self._request_done = True
                 return {"type": "http.request", "body": chunk, "more_body": more}
-            if self._body_complete and not self._request_done:
+            elif self._body_complete and not self._request_done:
                 self._request_done = True
                 return {"type": "http.request", "body": b"", "more_body": False}
             waiter = self._loop.create_future()
@@ -165,6 +194,41 @@ class RequestCycle:
                     waiter.cancel()
                     if waiter in self._waiters:
                         self._waiters.remove(waiter)
+
+    def _pop_body(self) -> bytes:
+        chunk = self._body.popleft()
+        self._body_buffered -= len(chunk)
+        if self._writing_paused and self._body_buffered < _BODY_LOW_WATER:
+            self._writing_paused = False
+            self._transport.resume_client_writing()
+        return chunk
+
+    def _next_decoded(self, decoder: RequestDecoder) -> Message | None:
+        """The next decoded http.request, or None if it must wait for more body."""
+        if self._decode_error is not None:
+            raise self._decode_error
+        if self._request_done:
+            return None
+        try:
+            if decoder.pending:  # output left over from the last piece comes first
+                data = decoder.decompress(b"")
+            elif self._body:
+                data = decoder.decompress(self._pop_body())
+            elif self._body_complete:
+                data = b""
+            else:
+                return None
+            more = decoder.pending or bool(self._body) or not self._body_complete
+            if not more:
+                data += decoder.flush()  # raises if the compressed data was truncated
+        except RequestParseError as exc:
+            self._decode_error = exc
+            self._request_done = True
+            self._drop_body()
+            raise
+        if not more:
+            self._request_done = True
+        return {"type": "http.request", "body": data, "more_body": more}
 
     # -- ASGI send --------------------------------------------------------------------
 
@@ -186,10 +250,17 @@ class RequestCycle:
             raise ASGIProtocolError(
                 f"unexpected ASGI message {message_type!r} after the response completed"
             )
+        elif message_type == "http.response.pathsend":
+            await self._send_path(message)
+        elif message_type == "http.response.trailers":
+            await self._send_trailers(message)
+        elif message_type == "http.response.early_hint":
+            self._send_early_hint(message)
         else:
             raise ASGIProtocolError(
                 f"unexpected ASGI message type {message_type!r} in an http scope; "
-                "expected 'http.response.start' or 'http.response.body'"
+                "expected 'http.response.start', 'http.response.body' or an advertised "
+                f"extension ({', '.join(self.scope['extensions'])})"
             )
 
     def _send_start(self, message: Message) -> None:
@@ -203,12 +274,19 @@ class RequestCycle:
             status = message["status"]
         except KeyError:
             raise ASGIProtocolError("'http.response.start' is missing 'status'") from None
+        trailers = message.get("trailers", False)
+        if trailers is not True and trailers is not False:
+            raise ASGIProtocolError(
+                f"'http.response.start' trailers must be a bool, got {type(trailers).__name__}"
+            )
         head, framing = encode_response_head(
             status,
             message.get("headers", ()),
             head_request=self.scope["method"] == "HEAD",
             body_length=-1,
         )
+        if trailers:
+            head = self._promise_trailers(head, framing)
         self._head = head
         self._framing = framing
         # An interim (1xx, not 101) status cannot end a response: aiohttp keeps waiting
@@ -236,14 +314,23 @@ class RequestCycle:
             self._state = _STREAMING
             self._transport.deliver(self._head)
 
-    async def _send_body(self, message: Message) -> None:
+    async def _send_body(self, message: Message, path_send: bool = False) -> None:
         state = self._state
         if state != _START_PENDING and state != _STREAMING:
             raise ASGIProtocolError(
                 "'http.response.body' sent before 'http.response.start'"
                 if state == _NOT_STARTED
                 else "'http.response.body' sent after the response completed"
+                if state == _COMPLETE
+                else "'http.response.body' sent after the final body; the response "
+                "promised 'http.response.trailers'"
             )
+        if self._body_kind != _BODY_MESSAGES:
+            if self._body_kind == _PATHSEND and not path_send:
+                raise ASGIProtocolError(
+                    "'http.response.body' sent after 'http.response.pathsend'"
+                )
+            self._body_kind = _PATHSEND if path_send else _BODY_MESSAGES
         body = message.get("body", b"")
         if type(body) is not bytes:
             if not isinstance(body, (bytes, bytearray, memoryview)):
@@ -269,21 +356,28 @@ class RequestCycle:
                     f"Content-Length ({framing} bytes)"
                 )
             self._content_remaining = remaining
-            data = body
+            data = encode_chunk(body) if self._trailers == _SEND_TRAILERS else body
         elif framing == BODY_CHUNKED:
-            if state == _START_PENDING and not more_body:
+            if more_body or self._trailers == _SEND_TRAILERS:
+                data = encode_chunk(body)  # (a trailer section replaces the last chunk)
+            elif state == _START_PENDING:
                 # The whole body is known: frame it with a Content-Length instead.
                 self._head = b"%scontent-length: %d\r\n\r\n" % (
                     self._head[:-_CHUNKED_TAIL_LEN],
                     len(body),
                 )
                 data = body
-            elif more_body:
-                data = encode_chunk(body)
             else:
                 data = encode_chunk(body) + LAST_CHUNK
         else:  # BODY_NONE: HEAD, 1xx, 204, 304 carry no body (RFC 9110 §6.4.1)
             data = b""
+        if not more_body and self._trailers:
+            # ASGI: the response completes with the last trailers message; the bytes
+            # that end it (with the head, if still held) wait for it.
+            self._state = _AWAIT_TRAILERS
+            self._tail = self._head + data if state == _START_PENDING else data
+            self._tail_whole = state == _START_PENDING
+            return
         if state == _START_PENDING:
             data = self._head + data
             if not more_body:
@@ -299,14 +393,17 @@ class RequestCycle:
         transport = self._transport
         if data:
             if transport.reading_paused:
-                await transport.wait_reading_resumed()  # backpressure from the client
-                if self.disconnected:
-                    raise ClientDisconnectedError("the client disconnected")
+                await self._backpressure()
             transport.deliver(data)
         if not more_body:
             self._drop_body()
             self._wake()  # pending receive() calls now return http.disconnect
             transport.response_complete(self)
+
+    async def _backpressure(self) -> None:
+        await self._transport.wait_reading_resumed()  # the client's buffer is full
+        if self.disconnected:
+            raise ClientDisconnectedError("the client disconnected")
 
     # -- the app task -------------------------------------------------------------------
 
@@ -325,11 +422,16 @@ class RequestCycle:
             self._finish()
             if self._whole_response is not None:
                 self._flush_pending()
-            if self._state != _COMPLETE and not self.disconnected:
+            state = self._state
+            if state != _COMPLETE and not self.disconnected:
                 self._app_failed(
                     ASGIAppError(
                         "ASGI application returned without sending 'http.response.start'"
-                        if self._state == _NOT_STARTED
+                        if state == _NOT_STARTED
+                        else "ASGI application returned without completing the response: "
+                        "'http.response.start' promised trailers and no final "
+                        "'http.response.trailers' was sent"
+                        if state == _AWAIT_TRAILERS
                         else "ASGI application returned without completing the response body"
                     ),
                     propagate_exceptions,
@@ -346,6 +448,10 @@ class RequestCycle:
             if not isinstance(exc, ClientDisconnectedError):
                 logger.error("Exception in ASGI application after the client left", exc_info=exc)
             return
+        if state == _AWAIT_TRAILERS:
+            # The held end of the response is dropped: as with an unfinished body.
+            self._tail = b""
+            state = _START_PENDING if self._tail_whole else _STREAMING
         if state == _COMPLETE:
             if self._whole_response is not None and propagate_exceptions:
                 # The app sent a whole (error) response and raised in the same step:
@@ -372,5 +478,5 @@ class RequestCycle:
             self._transport.fail_pending_response(exc)
         else:
             logger.error("Exception in ASGI application", exc_info=exc)
-            self._transport.deliver(_INTERNAL_ERROR)
+            self._transport.deliver(INTERNAL_ERROR_RESPONSE)
             self._transport.response_complete(self)
