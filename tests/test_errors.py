@@ -23,6 +23,7 @@ def raising_app(after_start: bool, content_length: bool = False) -> Any:
             headers = [(b"content-length", b"100")] if content_length else []
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+            await asyncio.sleep(0)  # the step ends: the head and "partial" are delivered
         raise Boom("app failed")
 
     return app
@@ -73,6 +74,30 @@ async def test_exception_after_start_fails_the_read(propagate: bool, content_len
             with pytest.raises(aiohttp.ClientPayloadError) as info:
                 await resp.read()
     assert isinstance(info.value.__cause__, Boom)
+
+
+@pytest.mark.parametrize("content_length", [True, False])
+async def test_exception_in_the_step_that_started_the_response_replaces_it(
+    content_length: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Body pieces sent in one step are coalesced and the head is held until the step
+    # ends (ASGI allows holding it "to substitute an error response"): an exception in
+    # that same step is what the client gets, not a half response.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-length", b"100")] if content_length else []
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise Boom("app failed")
+
+    async with make_session(app) as session:
+        with pytest.raises(Boom):
+            await session.get("/")
+    async with make_session(app, propagate_exceptions=False) as session:
+        with caplog.at_level(logging.ERROR, logger="aiohttp_asgi_fast"):
+            async with session.get("/") as resp:
+                assert resp.status == 500
+                assert await resp.text() == "Internal Server Error"
+    assert any(r.exc_info and isinstance(r.exc_info[1], Boom) for r in caplog.records)
 
 
 async def test_exception_after_start_while_reading_in_pieces() -> None:

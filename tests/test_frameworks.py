@@ -106,6 +106,7 @@ async def test_fastapi_streaming_response_that_raises_fails_the_read() -> None:
     async def s() -> StreamingResponse:
         async def gen() -> AsyncIterator[bytes]:
             yield b"one"
+            await asyncio.sleep(0)  # "one" and the head reach the client first
             raise ValueError("stream broke")
 
         return StreamingResponse(gen())

@@ -53,10 +53,50 @@ async def test_single_body_gets_content_length() -> None:
 
 async def test_streamed_body_is_chunked_and_complete() -> None:
     parts = [b"a" * 10, b"", b"b" * 1000, b"\r\n0\r\n\r\n", b"end"]
-    async with make_session(start_body_app(200, [], *parts)) as session:
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i, body in enumerate(parts):
+            await asyncio.sleep(0)  # each piece in its own step: truly streamed
+            await send({"type": "http.response.body", "body": body,
+                        "more_body": i < len(parts) - 1})
+
+    async with make_session(app) as session:
         async with session.get("/") as resp:
             assert resp.headers["Transfer-Encoding"] == "chunked"
             assert await resp.read() == b"".join(parts)
+
+
+async def test_whole_body_sent_in_one_step_gets_a_content_length() -> None:
+    # Pieces sent without the app yielding are coalesced; when the last one comes in
+    # the same step the length is known (the head is held until the step ends).
+    parts = [b"a" * 10, b"", b"b" * 1000, b"\r\n0\r\n\r\n", b"end"]
+    async with make_session(start_body_app(200, [], *parts)) as session:
+        async with session.get("/") as resp:
+            assert "Transfer-Encoding" not in resp.headers
+            assert resp.headers["Content-Length"] == str(len(b"".join(parts)))
+            assert await resp.read() == b"".join(parts)
+
+
+async def test_pieces_sent_in_one_step_reach_the_client_together() -> None:
+    # Coalescing: 1000 small sends in one step, then a pause; the client sees them
+    # as soon as the app yields, in one piece, before the stream ends.
+    release = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(1000):
+            await send({"type": "http.response.body", "body": b"x" * 12, "more_body": True})
+        await release.wait()
+        await send({"type": "http.response.body", "body": b"end"})
+
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            assert resp.headers["Transfer-Encoding"] == "chunked"
+            first = await asyncio.wait_for(resp.content.readany(), 5)
+            assert first == b"x" * 12000
+            release.set()
+            assert await asyncio.wait_for(resp.read(), 5) == b"end"
 
 
 async def test_app_content_length_is_kept_and_streamed() -> None:

@@ -47,6 +47,8 @@ logger: Final = logging.getLogger("aiohttp_asgi_fast")
 # paused (protocol.pause_writing(), as a full socket buffer would), below low it resumes.
 _BODY_HIGH_WATER: Final = 1 << 20
 _BODY_LOW_WATER: Final = 1 << 18
+# Response body pieces are coalesced up to this size (see _send_body).
+_COALESCE_LIMIT: Final = 64 * 1024
 
 class RequestCycle(ExtensionSends):
     """Per-request state shared by ``receive``, ``send`` and the app task."""
@@ -60,9 +62,12 @@ class RequestCycle(ExtensionSends):
         "_decode_error",
         "_decoder",
         "_expect_continue",
+        "_flush_scheduled",
         "_framing",
         "_head",
         "_loop",
+        "_pending",
+        "_pending_size",
         "_request_done",
         "_state",
         "_tail",
@@ -105,6 +110,9 @@ class RequestCycle(ExtensionSends):
         self._state = _NOT_STARTED
         self._head = b""
         self._whole_response: bytes | None = None
+        self._pending: list[bytes] = []  # body pieces coalesced until the step ends
+        self._pending_size = 0
+        self._flush_scheduled = False
         self._framing = BODY_CHUNKED
         self._content_remaining = 0
         self._trailers = 0
@@ -294,6 +302,7 @@ class RequestCycle(ExtensionSends):
         self.interim = status < 200 and status != 101
         self._content_remaining = framing
         self._state = _START_PENDING
+        self._flush_scheduled = True
         # ASGI lets a server hold the head until the first body message ("leaving room
         # to substitute an error response"): a single-message body gets a Content-Length,
         # and a whole response is held until the app's current step ends, so an app that
@@ -303,16 +312,17 @@ class RequestCycle(ExtensionSends):
         self._loop.call_soon(self._flush_pending)
 
     def _flush_pending(self) -> None:
-        if self.disconnected:
+        """The app's step ended: deliver what it held back (see _send_start)."""
+        self._flush_scheduled = False
+        if self.disconnected or (self._state == _COMPLETE and self._whole_response is None):
             return
         whole = self._whole_response
         if whole is not None:
             self._whole_response = None
             self._transport.deliver(whole)
             self._transport.response_complete(self)
-        elif self._state == _START_PENDING:
-            self._state = _STREAMING
-            self._transport.deliver(self._head)
+        elif self._pending or self._state == _START_PENDING:
+            self._deliver_pending()
 
     async def _send_body(self, message: Message, path_send: bool = False) -> None:
         state = self._state
@@ -356,22 +366,90 @@ class RequestCycle(ExtensionSends):
                     f"Content-Length ({framing} bytes)"
                 )
             self._content_remaining = remaining
-            data = encode_chunk(body) if self._trailers == _SEND_TRAILERS else body
-        elif framing == BODY_CHUNKED:
-            if more_body or self._trailers == _SEND_TRAILERS:
-                data = encode_chunk(body)  # (a trailer section replaces the last chunk)
-            elif state == _START_PENDING:
-                # The whole body is known: frame it with a Content-Length instead.
+        elif framing != BODY_CHUNKED:  # BODY_NONE: HEAD, 1xx, 204, 304 (RFC 9110 §6.4.1)
+            body = b""
+        if self._trailers:
+            await self._send_body_for_trailers(body, more_body, state)
+            return
+        if more_body:
+            # Coalesce: the client cannot run before the app's task yields, so pieces
+            # sent in one step are delivered together when it does (_flush_pending), as
+            # TCP coalesces small writes; past _COALESCE_LIMIT they go at once, behind
+            # the client's backpressure.
+            if body:
+                self._pending.append(body)
+                self._pending_size += len(body)
+                if self._pending_size >= _COALESCE_LIMIT:
+                    if self._transport.reading_paused:
+                        await self._backpressure()
+                    self._deliver_pending()
+                elif not self._flush_scheduled:
+                    self._flush_scheduled = True
+                    self._loop.call_soon(self._flush_pending)
+            return
+        self._state = _COMPLETE
+        pending = self._pending
+        if pending:
+            pending.append(body)
+            body = b"".join(pending)
+            self._pending = []
+            self._pending_size = 0
+        if state == _START_PENDING:
+            # The whole response in one step: held for _flush_pending (see _send_start).
+            if framing == BODY_CHUNKED:  # the whole body is known: a Content-Length
                 self._head = b"%scontent-length: %d\r\n\r\n" % (
                     self._head[:-_CHUNKED_TAIL_LEN],
                     len(body),
                 )
-                data = body
-            else:
-                data = encode_chunk(body) + LAST_CHUNK
-        else:  # BODY_NONE: HEAD, 1xx, 204, 304 carry no body (RFC 9110 §6.4.1)
+            self._whole_response = self._head + body
+            self._drop_body()
+            self._wake()  # pending receive() calls now return http.disconnect
+            return
+        if framing == BODY_CHUNKED:
+            body = (encode_chunk(body) + LAST_CHUNK) if body else LAST_CHUNK
+        transport = self._transport
+        if body:
+            if transport.reading_paused:
+                await self._backpressure()
+            transport.deliver(body)
+        self._drop_body()
+        self._wake()  # pending receive() calls now return http.disconnect
+        transport.response_complete(self)
+
+    def _deliver_pending(self) -> None:
+        """Deliver the held head (if any) and the coalesced body pieces."""
+        pending = self._pending
+        if pending:
+            if self._framing == BODY_CHUNKED:  # one chunk, RFC 9112 §7.1
+                pending.insert(0, b"%x\r\n" % self._pending_size)
+                pending.append(b"\r\n")
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            self._pending = []
+            self._pending_size = 0
+        else:
             data = b""
-        if not more_body and self._trailers:
+        if self._state == _START_PENDING:
+            self._state = _STREAMING
+            data = self._head + data
+        if data:
+            self._transport.deliver(data)
+
+    async def _send_body_for_trailers(self, body: bytes, more_body: bool, state: int) -> None:
+        """A body message of a response that promised trailers (no coalescing)."""
+        framing = self._framing
+        if self._trailers == _SEND_TRAILERS or (framing == BODY_CHUNKED and more_body):
+            data = encode_chunk(body)  # (a trailer section replaces the last chunk)
+        elif framing != BODY_CHUNKED:
+            data = body
+        elif state == _START_PENDING:  # the whole body is known: a Content-Length
+            self._head = b"%scontent-length: %d\r\n\r\n" % (
+                self._head[:-_CHUNKED_TAIL_LEN],
+                len(body),
+            )
+            data = body
+        else:
+            data = encode_chunk(body) + LAST_CHUNK
+        if not more_body:
             # ASGI: the response completes with the last trailers message; the bytes
             # that end it (with the head, if still held) wait for it.
             self._state = _AWAIT_TRAILERS
@@ -380,25 +458,11 @@ class RequestCycle(ExtensionSends):
             return
         if state == _START_PENDING:
             data = self._head + data
-            if not more_body:
-                # The whole response in one step: held for _flush_pending (see above).
-                self._state = _COMPLETE
-                self._whole_response = data
-                self._drop_body()
-                self._wake()  # pending receive() calls now return http.disconnect
-                return
             self._state = _STREAMING
-        if not more_body:
-            self._state = _COMPLETE
-        transport = self._transport
         if data:
-            if transport.reading_paused:
+            if self._transport.reading_paused:
                 await self._backpressure()
-            transport.deliver(data)
-        if not more_body:
-            self._drop_body()
-            self._wake()  # pending receive() calls now return http.disconnect
-            transport.response_complete(self)
+            self._transport.deliver(data)
 
     async def _backpressure(self) -> None:
         await self._transport.wait_reading_resumed()  # the client's buffer is full
@@ -420,7 +484,7 @@ class RequestCycle(ExtensionSends):
                 raise  # KeyboardInterrupt, SystemExit: not ours to swallow
         else:
             self._finish()
-            if self._whole_response is not None:
+            if self._whole_response is not None or self._pending:
                 self._flush_pending()
             state = self._state
             if state != _COMPLETE and not self.disconnected:
@@ -464,6 +528,7 @@ class RequestCycle(ExtensionSends):
                          exc_info=exc)
             return
         if state == _STREAMING:
+            self._flush_pending()  # what the app sent before failing reaches the client
             if not propagate_exceptions:
                 logger.error("Exception in ASGI application after the response started",
                              exc_info=exc)

@@ -343,7 +343,7 @@ class ExtensionSends:
     def _send_early_hint(self, message: Message) -> None:
         """ASGI Early Hints: a 103 response (RFC 8297) before the final head."""
         data = early_hint(message.get("links"))
-        # Once the final head was delivered a hint is pointless: the extension lets
+        # Once the final head or body started a hint is pointless: the extension lets
         # the server ignore it. (The head waits in START_PENDING, see _send_start.)
-        if data and (self._state == NOT_STARTED or self._state == START_PENDING):
+        if data and not self._body_kind and self._state <= START_PENDING:
             self._transport.deliver(data)
