@@ -57,9 +57,11 @@ class Recorder:
     def on_request(self, scope: dict[str, Any], expect_continue: bool) -> None:
         self.calls.append(("request", scope, expect_continue))
 
-    def on_body(self, body: bytes) -> None:
-        assert type(body) is bytes
+    def on_body(self, body: bytes | memoryview) -> None:
+        # bytes, or a read-only view of an immutable feed for a large body (LARGE_BODY)
+        assert type(body) is bytes or (type(body) is memoryview and body.readonly)
         assert body
+        body = bytes(body)
         self.calls.append(("body", body))
 
     def on_request_complete(self) -> None:
@@ -750,3 +752,74 @@ def test_encode_chunk(hotpath: ModuleType) -> None:
     assert LAST_CHUNK == b"0\r\n\r\n"
     with pytest.raises(TypeError, match="needs bytes, bytearray or memoryview, got str"):
         hotpath.encode_chunk("text")
+
+
+# --- large Content-Length bodies: handed on without a copy (_framing.LARGE_BODY) -----------
+
+
+def post(body: bytes) -> bytes:
+    return b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body)
+
+
+class Pieces:
+    """A sink keeping body pieces as given (bytes objects or views)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes | memoryview] = []
+        self.events: list[str] = []
+
+    def on_request(self, scope: dict[str, Any], expect_continue: bool) -> None:
+        self.events.append(scope["method"])
+
+    def on_body(self, body: bytes | memoryview) -> None:
+        self.pieces.append(body)
+
+    def on_request_complete(self) -> None:
+        self.events.append("complete")
+
+    def on_upgrade(self, data: bytes) -> None:
+        raise AssertionError("no upgrade here")
+
+
+def make_pieces(hotpath: ModuleType) -> tuple[Any, Pieces]:
+    sink = Pieces()
+    parser = hotpath.RequestParser(
+        sink, scheme="http", server=("t", 80), client=None, root_path=""
+    )
+    return parser, sink
+
+
+def test_large_body_fed_alone_is_passed_on_as_the_same_object(hotpath: ModuleType) -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB
+    parser, sink = make_pieces(hotpath)
+    parser.feed_data(post(body))
+    parser.feed_data(body)
+    assert sink.pieces[0] is body
+    assert sink.events == ["POST", "complete"]
+
+
+def test_large_body_after_its_head_is_a_read_only_view_then_parsing_goes_on(
+    hotpath: ModuleType,
+) -> None:
+    body = bytes(range(256)) * 4096
+    small = b"POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+    # One feed: head + large body + a pipelined small request, as aiohttp joins them.
+    parser, sink = make_pieces(hotpath)
+    parser.feed_data(post(body) + body + small)
+    assert sink.events == ["POST", "complete", "POST", "complete"]
+    view, rest = sink.pieces
+    assert type(view) is memoryview and view.readonly
+    assert view == body and rest == b"abc"
+    parser.feed_data(get(b"/next", b"Host: t"))  # the parser is still in step
+    assert sink.events[-2:] == ["GET", "complete"]
+
+
+def test_large_body_split_anywhere_arrives_whole(hotpath: ModuleType) -> None:
+    body = bytes(range(251)) * 1000  # not a multiple of anything round
+    wire = post(body) + body + get(b"/after", b"Host: t")
+    for cut in (10, len(post(body)) - 1, len(post(body)), len(post(body)) + 70000):
+        parser, sink = make_pieces(hotpath)
+        parser.feed_data(wire[:cut])
+        parser.feed_data(wire[cut:])
+        assert b"".join(bytes(p) for p in sink.pieces) == body, cut
+        assert sink.events == ["POST", "complete", "GET", "complete"], cut

@@ -47,6 +47,8 @@ logger: Final = logging.getLogger("aiohttp_asgi_fast")
 # paused (protocol.pause_writing(), as a full socket buffer would), below low it resumes.
 _BODY_HIGH_WATER: Final = 1 << 20
 _BODY_LOW_WATER: Final = 1 << 18
+# The most bytes one http.request message cuts from a view of a large request body.
+_RECEIVE_PIECE: Final = 256 * 1024
 # Response body pieces are coalesced up to this size (see _send_body).
 _COALESCE_LIMIT: Final = 64 * 1024
 
@@ -101,7 +103,7 @@ class RequestCycle(ExtensionSends):
             if found is not None:
                 self._decoder, scope["headers"] = found
         self._expect_continue = expect_continue
-        self._body: deque[bytes] = deque()
+        self._body: deque[bytes | memoryview] = deque()
         self._body_buffered = 0
         self._body_complete = False
         self._request_done = False  # receive() returned the last http.request
@@ -126,7 +128,7 @@ class RequestCycle(ExtensionSends):
 
     # -- events from the connection -------------------------------------------------
 
-    def feed_body(self, body: bytes) -> None:
+    def feed_body(self, body: bytes | memoryview) -> None:
         if self.app_done or self.disconnected or self._state == _COMPLETE or self._request_done:
             return  # nobody will read it: drop, as a server drops an unread body
         self._body.append(body)
@@ -181,11 +183,7 @@ class RequestCycle(ExtensionSends):
                 if message is not None:
                     return message
             elif body:
-                chunk = body.popleft()
-                self._body_buffered -= len(chunk)
-                if self._writing_paused and self._body_buffered < _BODY_LOW_WATER:
-                    self._writing_paused = False
-                    self._transport.resume_client_writing()
+                chunk = self._pop_body()
                 more = bool(body) or not self._body_complete
                 if not more:
                     self._request_done = True
@@ -204,7 +202,15 @@ class RequestCycle(ExtensionSends):
                         self._waiters.remove(waiter)
 
     def _pop_body(self) -> bytes:
-        chunk = self._body.popleft()
+        body = self._body
+        chunk = body.popleft()
+        if type(chunk) is memoryview:
+            # A view of a large body (see _framing.LARGE_BODY): cut bytes from it as the
+            # app reads, so the body is never held twice.
+            if len(chunk) > _RECEIVE_PIECE:
+                body.appendleft(chunk[_RECEIVE_PIECE:])
+                chunk = chunk[:_RECEIVE_PIECE]
+            chunk = chunk.tobytes()
         self._body_buffered -= len(chunk)
         if self._writing_paused and self._body_buffered < _BODY_LOW_WATER:
             self._writing_paused = False

@@ -17,6 +17,7 @@ __all__ = (
     "CONTINUE_RESPONSE",
     "INTERNAL_ERROR_RESPONSE",
     "LAST_CHUNK",
+    "LARGE_BODY",
     "MAX_HEAD_SIZE",
     "MAX_STATUS",
     "MAX_UINT64",
@@ -85,6 +86,12 @@ PARSER_CLOSED_MESSAGE: Final = PARSE_ERROR_PREFIX + "parser is closed after an e
 # Upper bound on a request head (request line + header fields, RFC 9112 §2.1) and on
 # a chunked trailer section: the pure parser must not buffer without bound.
 MAX_HEAD_SIZE: Final = 64 * 1024
+
+# A Content-Length request body at least this large is handed on without a copy: the
+# feed itself when it is all body, else a read-only view of it (the parsers' sink
+# cuts bytes from it as the app reads). The compiled twin parses such bodies itself
+# instead of through httptools, which copies every body piece.
+LARGE_BODY: Final = 64 * 1024
 
 # llhttp stores Content-Length and chunk sizes in a uint64 and rejects larger values.
 MAX_UINT64: Final = 0xFFFF_FFFF_FFFF_FFFF

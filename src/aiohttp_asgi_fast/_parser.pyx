@@ -38,6 +38,7 @@ from ._framing import (
     AUTHORITY_CHARS,
     BODY_CHUNKED,
     BODY_NONE,
+    LARGE_BODY,
     MAX_HEAD_SIZE,
     MAX_STATUS,
     MAX_UINT64,
@@ -84,6 +85,7 @@ cdef bytes _AUTHORITY_BYTES = bytes(sorted(AUTHORITY_CHARS))
 cdef bytes _TARGET_BYTES = bytes(sorted(TARGET_CHARS))
 cdef tuple _STATUS_LINES = STATUS_LINES
 cdef Py_ssize_t _MAX_HEAD = MAX_HEAD_SIZE
+cdef Py_ssize_t _LARGE_BODY = LARGE_BODY
 cdef Py_ssize_t _MIN_STATUS = MIN_STATUS
 cdef Py_ssize_t _MAX_STATUS = MAX_STATUS
 cdef dict _METHODS = {m.encode("ascii"): m for m in REQUEST_METHODS}
@@ -226,6 +228,8 @@ cdef class _Callbacks:
     cdef bint expect_continue
     cdef bint connection_field  # a Connection or Proxy-Connection field was seen
     cdef int te
+    cdef object content_length  # this message's Content-Length (llhttp checked it), or None
+    cdef Py_ssize_t body_seen  # body bytes httptools passed on for this message
 
     def on_url(self, bytes url):
         try:
@@ -255,6 +259,8 @@ cdef class _Callbacks:
                 self.te = _transfer_coding(value, self.te)
             elif (n == 10 and name == b"connection") or (n == 16 and name == b"proxy-connection"):
                 self.connection_field = True
+            elif n == 14 and name == b"content-length":
+                self.content_length = int(value)  # 1*DIGIT and OWS: llhttp checked it
         except BaseException as exc:
             self.error = exc
             raise
@@ -324,6 +330,7 @@ cdef class _Callbacks:
     def on_body(self, bytes body):
         try:
             if PyBytes_GET_SIZE(body):
+                self.body_seen += PyBytes_GET_SIZE(body)
                 self.sink_on_body(body)
         except BaseException as exc:
             self.error = exc
@@ -333,6 +340,8 @@ cdef class _Callbacks:
         try:
             self.in_body = False
             self.head_size = 0
+            self.content_length = None
+            self.body_seen = 0
             self.sink_on_request_complete()
         except BaseException as exc:
             self.error = exc
@@ -347,6 +356,7 @@ cdef class RequestParser:
     cdef _Callbacks _callbacks
     cdef object _on_upgrade
     cdef int _state
+    cdef unsigned long long _body_left  # of a large Content-Length body parsed here
 
     def __init__(self, sink, *, scheme, server, client, root_path):
         cdef _Callbacks callbacks = _Callbacks.__new__(_Callbacks)
@@ -366,8 +376,7 @@ cdef class RequestParser:
     def feed_data(self, data):
         """Parse ``data``, calling the sink; any exception leaves the parser dead."""
         cdef _Callbacks callbacks = self._callbacks
-        cdef object error = None
-        cdef object upgrade_at = None
+        cdef Py_ssize_t pos, term, n
         if self._state != _PARSING:
             if self._state == _DEAD:
                 raise RequestParseError(PARSER_CLOSED_MESSAGE)
@@ -377,6 +386,66 @@ cdef class RequestParser:
                 self._state = _DEAD
                 raise
             return
+        if not self._body_left and (
+            callbacks.in_body or callbacks.head_size or len(data) < _LARGE_BODY
+        ):
+            self._feed_httptools(data)  # the common path
+            return
+        # A large feed at a message start (a head with its body, as aiohttp joins
+        # them) or the body of a large request: heads go to httptools, a large
+        # Content-Length body is cut here without copying (see LARGE_BODY).
+        try:
+            if not PyBytes_Check(data):
+                data = bytes(data)  # views of it are kept: it must be immutable
+            pos = 0
+            n = PyBytes_GET_SIZE(data)
+            while pos < n and self._state == _PARSING:
+                if self._body_left:
+                    pos = self._feed_large_body(data, pos)
+                    continue
+                term = -1
+                if not callbacks.in_body and not callbacks.head_size:
+                    term = data.find(b"\r\n\r\n", pos)
+                if term < 0:
+                    self._feed_httptools(data[pos:] if pos else data)
+                    return
+                self._feed_httptools(data[pos:term + 4])
+                pos = term + 4
+            if pos < n and self._state == _UPGRADED:
+                self._on_upgrade(data[pos:])
+        except BaseException:
+            self._state = _DEAD
+            raise
+
+    cdef Py_ssize_t _feed_large_body(self, bytes data, Py_ssize_t pos) except -1:
+        """Pass on the part of a large Content-Length body in ``data[pos:]``."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        cdef Py_ssize_t size = n - pos
+        if <unsigned long long>size > self._body_left:
+            size = <Py_ssize_t>self._body_left
+        if size == n:
+            piece = data  # the feed is all body
+        elif size >= _LARGE_BODY:
+            piece = memoryview(data)[pos:pos + size]
+        else:
+            piece = data[pos:pos + size]
+        self._body_left -= size
+        callbacks.sink_on_body(piece)
+        if not self._body_left:
+            # httptools still counts this body: a fresh parser for the next message.
+            callbacks.in_body = False
+            callbacks.head_size = 0
+            callbacks.content_length = None
+            callbacks.body_seen = 0
+            self._hp = HttpRequestParser(callbacks)
+            callbacks.sink_on_request_complete()
+        return pos + size
+
+    cdef int _feed_httptools(self, data) except -1:
+        cdef _Callbacks callbacks = self._callbacks
+        cdef object error = None
+        cdef object upgrade_at = None
         callbacks.hp = self._hp
         try:
             self._hp.feed_data(data)
@@ -407,6 +476,12 @@ cdef class RequestParser:
             except BaseException:
                 self._state = _DEAD
                 raise
+        elif callbacks.in_body and callbacks.content_length is not None and (
+            callbacks.content_length >= _LARGE_BODY
+        ):
+            # A large Content-Length body: the rest of it is parsed here (no copies).
+            self._body_left = callbacks.content_length - callbacks.body_seen
+        return 0
 
 
 cdef object _status_error(object status):

@@ -22,6 +22,7 @@ from ._framing import (
     AUTHORITY_CHARS,
     BODY_CHUNKED,
     BODY_NONE,
+    LARGE_BODY,
     MAX_HEAD_SIZE,
     MAX_STATUS,
     MAX_UINT64,
@@ -42,7 +43,7 @@ __all__ = ("RequestParser", "encode_chunk", "encode_response_head", "unmask")
 
 class _Sink(Protocol):
     def on_request(self, scope: dict[str, Any], expect_continue: bool, /) -> None: ...
-    def on_body(self, body: bytes, /) -> None: ...
+    def on_body(self, body: bytes | memoryview, /) -> None: ...
     def on_request_complete(self) -> None: ...
     def on_upgrade(self, data: bytes, /) -> None: ...
 
@@ -281,13 +282,18 @@ class RequestParser:
             state = self._state
             if state in (_BODY, _CHUNK_DATA):
                 remaining = self._remaining
-                if end - pos < remaining:
-                    self._remaining = remaining - (end - pos)
-                    self._on_body(data[pos:])
+                size = min(end - pos, remaining)
+                self._remaining = remaining - size
+                if state == _BODY and size >= LARGE_BODY and size < end:
+                    # A large Content-Length body is not copied here: a read-only view
+                    # of this (immutable) feed, cut into bytes as the app reads it.
+                    piece: bytes | memoryview = memoryview(data)[pos : pos + size]
+                else:
+                    piece = data[pos : pos + size]  # the feed itself when it is all body
+                pos += size
+                if remaining > size:
+                    self._on_body(piece)
                     return
-                piece = data[pos : pos + remaining]
-                pos += remaining
-                self._remaining = 0
                 if state == _CHUNK_DATA:
                     self._state = _CHUNK_END
                     self._on_body(piece)

@@ -158,7 +158,7 @@ class InMemoryTransport(asyncio.Transport):
         self._cycle = cycle
         self._connector._start_app(cycle)
 
-    def on_body(self, body: bytes) -> None:
+    def on_body(self, body: bytes | memoryview) -> None:
         cycle = self._cycle
         if cycle is not None:
             cycle.feed_body(body)

@@ -105,7 +105,7 @@ class WebSocketCycle:
 
     # -- events from the connection -------------------------------------------------
 
-    def feed_body(self, body: bytes) -> None:
+    def feed_body(self, body: bytes | memoryview) -> None:
         return None  # a GET handshake has no body
 
     def body_complete(self) -> None:
