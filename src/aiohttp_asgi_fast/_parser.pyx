@@ -267,6 +267,7 @@ cdef class _Callbacks:
 
     def on_headers_complete(self):
         cdef bytes url, raw_path, query
+        cdef bint connection_field
         try:
             method_name = self.hp.get_method()
             method = _METHODS.get(method_name)
@@ -310,6 +311,7 @@ cdef class _Callbacks:
             scope["server"] = self.server
             scope["extensions"] = {}
             expect_continue = self.expect_continue
+            connection_field = self.connection_field
             self.url = None
             self.headers = []
             self.expect_continue = self.connection_field = False
@@ -318,7 +320,8 @@ cdef class _Callbacks:
             self.in_body = True
             # llhttp sets the upgrade flag before this callback runs: a GET that
             # switches protocols may be a WebSocket opening handshake (RFC 6455 §4.1).
-            if method is _GET and self.hp.should_upgrade():
+            # (Only with a Connection field: RFC 9110 §7.8 needs "Connection: upgrade".)
+            if method is _GET and connection_field and self.hp.should_upgrade():
                 ws_scope = _websocket_scope(scope)
                 if ws_scope is not None:
                     scope, expect_continue = ws_scope, False
