@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Final
 
 from ._decompress import request_decoder
@@ -63,6 +64,7 @@ class RequestCycle(ExtensionSends):
         "_content_remaining",
         "_decode_error",
         "_decoder",
+        "_done",
         "_expect_continue",
         "_flush_scheduled",
         "_framing",
@@ -70,6 +72,7 @@ class RequestCycle(ExtensionSends):
         "_loop",
         "_pending",
         "_pending_size",
+        "_plain_body",
         "_request_done",
         "_state",
         "_tail",
@@ -115,6 +118,10 @@ class RequestCycle(ExtensionSends):
         self._pending: list[bytes] = []  # body pieces coalesced until the step ends
         self._pending_size = 0
         self._flush_scheduled = False
+        # A plain body is streaming: no trailers, no path send, body messages accepted
+        # (send()'s inlined fast path relies on it; cleared when the response ends).
+        self._plain_body = False
+        self._done = transport.done
         self._framing = BODY_CHUNKED
         self._content_remaining = 0
         self._trailers = 0
@@ -246,7 +253,30 @@ class RequestCycle(ExtensionSends):
 
     # -- ASGI send --------------------------------------------------------------------
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        """ASGI send. A body piece that is only coalesced (or a whole body that is only
+        held) needs no coroutine: the transport's already-done future is returned."""
+        if type(message) is dict and message.get("type") == "http.response.body":
+            if self._plain_body and message.get("more_body") is True:
+                # The hottest case, inlined: a middle piece of a plain streamed body.
+                body = message.get("body", b"")
+                if type(body) is bytes:
+                    size = len(body)
+                    if self._framing == BODY_CHUNKED and (
+                        self._pending_size + size < _COALESCE_LIMIT
+                    ) and not self.disconnected:
+                        if size:
+                            self._pending.append(body)
+                            self._pending_size += size
+                            if not self._flush_scheduled:
+                                self._flush_scheduled = True
+                                self._loop.call_soon(self._flush_pending)
+                        return self._done
+            if not self.disconnected and self._send_body_fast(message):
+                return self._done
+        return self._send(message)
+
+    async def _send(self, message: Message) -> None:
         try:
             message_type = message["type"]
         except (TypeError, KeyError):
@@ -276,6 +306,62 @@ class RequestCycle(ExtensionSends):
                 "expected 'http.response.start', 'http.response.body' or an advertised "
                 f"extension ({', '.join(self.scope['extensions'])})"
             )
+
+    def _send_body_fast(self, message: Message) -> bool:
+        """The common body messages without a coroutine: a middle piece that is
+        coalesced, or the whole body of a held response. False: use _send_body, which
+        makes the same checks (and raises the errors)."""
+        state = self._state
+        body = message.get("body", b"")
+        if (
+            type(body) is not bytes
+            or self._trailers
+            or self._body_kind == _PATHSEND
+            or (state != _START_PENDING and state != _STREAMING)
+        ):
+            return False
+        size = len(body)
+        framing = self._framing
+        more_body = message.get("more_body", False)
+        if more_body is True:
+            if self._pending_size + size >= _COALESCE_LIMIT or (
+                framing != BODY_CHUNKED and size > self._content_remaining
+            ):
+                return False
+            if framing != BODY_CHUNKED:
+                self._content_remaining -= size
+            self._body_kind = _BODY_MESSAGES
+            self._plain_body = True  # until the state leaves START_PENDING/STREAMING
+            if size:
+                self._pending.append(body)
+                self._pending_size += size
+                if not self._flush_scheduled:
+                    self._flush_scheduled = True
+                    self._loop.call_soon(self._flush_pending)
+            return True
+        if (
+            more_body is not False
+            or state != _START_PENDING
+            or self._pending
+            or (framing != BODY_CHUNKED and size != self._content_remaining)
+        ):
+            return False
+        # The whole body in the step that started the response (see _send_start).
+        self._body_kind = _BODY_MESSAGES
+        self._state = _COMPLETE
+        self._plain_body = False
+        if framing == BODY_CHUNKED:  # the whole body is known: a Content-Length
+            self._whole_response = b"%scontent-length: %d\r\n\r\n%s" % (
+                self._head[:-_CHUNKED_TAIL_LEN],
+                size,
+                body,
+            )
+        else:
+            self._content_remaining = 0
+            self._whole_response = self._head + body
+        self._drop_body()
+        self._wake()  # pending receive() calls now return http.disconnect
+        return True
 
     def _send_start(self, message: Message) -> None:
         if self._state != _NOT_STARTED:
@@ -394,6 +480,7 @@ class RequestCycle(ExtensionSends):
                     self._loop.call_soon(self._flush_pending)
             return
         self._state = _COMPLETE
+        self._plain_body = False
         pending = self._pending
         if pending:
             pending.append(body)
@@ -539,12 +626,14 @@ class RequestCycle(ExtensionSends):
                 logger.error("Exception in ASGI application after the response started",
                              exc_info=exc)
             self._state = _COMPLETE
+            self._plain_body = False
             self._transport.fail_response_body(
                 exc, f"ASGI application failed after the response started: {exc!r}"
             )
             return
         # Nothing reached the client yet (a pending head is discarded).
         self._state = _COMPLETE
+        self._plain_body = False
         if propagate_exceptions:
             self._transport.fail_pending_response(exc)
         else:
