@@ -48,6 +48,10 @@ logger: Final = logging.getLogger("aiohttp_asgi_fast")
 # Response body pieces are coalesced up to this size (see _send_body).
 _COALESCE_LIMIT: Final = 64 * 1024
 
+async def _raise(exc: BaseException) -> None:
+    raise exc
+
+
 class RequestCycle(RequestBodyReceiver, ExtensionSends):
     """Per-request state shared by ``receive``, ``send`` and the app task."""
 
@@ -151,6 +155,17 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
                         return self._done
             if not self.disconnected and self._send_body_fast(message):
                 return self._done
+        elif (
+            type(message) is dict
+            and message.get("type") == "http.response.start"
+            and self._state == _NOT_STARTED
+            and not self.disconnected
+        ):
+            try:
+                self._send_start(message)
+            except Exception as exc:  # raised by the await, as from a coroutine
+                return _raise(exc)
+            return self._done
         return self._send(message)
 
     async def _send(self, message: Message) -> None:
