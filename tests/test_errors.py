@@ -222,6 +222,31 @@ async def test_message_after_completion_raises(caplog: pytest.LogCaptureFixture)
     assert any(r.exc_info and r.exc_info[1] is app.error for r in caplog.records)
 
 
+@pytest.mark.parametrize("yield_first", [False, True])
+async def test_streamed_piece_after_the_final_one_raises(yield_first: bool) -> None:
+    # send() takes middle pieces of a chunked body without a coroutine; once the body
+    # ended, the same message must still be refused.
+    errors: list[BaseException] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(3):
+            await send({"type": "http.response.body", "body": b"ab", "more_body": True})
+        if yield_first:
+            await asyncio.sleep(0)
+        await send({"type": "http.response.body", "body": b"c"})
+        try:
+            await send({"type": "http.response.body", "body": b"d", "more_body": True})
+        except ASGIProtocolError as exc:
+            errors.append(exc)
+
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            assert await resp.read() == b"abababc"
+    assert len(errors) == 1
+    assert "after the response completed" in str(errors[0])
+
+
 async def test_error_page_then_raise_propagates_the_exception() -> None:
     # Starlette's ServerErrorMiddleware sends a whole 500 page, then re-raises.
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

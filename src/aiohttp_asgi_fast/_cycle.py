@@ -71,7 +71,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         "_loop",
         "_pending",
         "_pending_size",
-        "_plain_body",
+        "_plain_chunks",
         "_request_done",
         "_state",
         "_tail",
@@ -117,9 +117,9 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         self._pending: list[bytes] = []  # body pieces coalesced until the step ends
         self._pending_size = 0
         self._flush_scheduled = False
-        # A plain body is streaming: no trailers, no path send, body messages accepted
-        # (send()'s inlined fast path relies on it; cleared when the response ends).
-        self._plain_body = False
+        # A plain chunked body is streaming (no trailers, no path send, a body message
+        # accepted, client connected): send()'s inlined fast path relies on it.
+        self._plain_chunks = False
         self._done = transport.done
         self._framing = BODY_CHUNKED
         self._content_remaining = 0
@@ -138,17 +138,15 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         """ASGI send. A body piece that is only coalesced (or a whole body that is only
         held) needs no coroutine: the transport's already-done future is returned."""
         if type(message) is dict and message.get("type") == "http.response.body":
-            if self._plain_body and message.get("more_body") is True:
-                # The hottest case, inlined: a middle piece of a plain streamed body.
+            if self._plain_chunks and message.get("more_body") is True:
+                # The hottest case, inlined: a middle piece of a chunked plain body.
                 body = message.get("body", b"")
                 if type(body) is bytes:
-                    size = len(body)
-                    if self._framing == BODY_CHUNKED and (
-                        self._pending_size + size < _COALESCE_LIMIT
-                    ) and not self.disconnected:
-                        if size:
+                    size = self._pending_size + len(body)
+                    if size < _COALESCE_LIMIT:
+                        if body:
                             self._pending.append(body)
-                            self._pending_size += size
+                            self._pending_size = size
                             if not self._flush_scheduled:
                                 self._flush_scheduled = True
                                 self._loop.call_soon(self._flush_pending)
@@ -223,7 +221,8 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             if framing != BODY_CHUNKED:
                 self._content_remaining -= size
             self._body_kind = _BODY_MESSAGES
-            self._plain_body = True  # until the state leaves START_PENDING/STREAMING
+            # Until the response ends or the client leaves (see __init__):
+            self._plain_chunks = framing == BODY_CHUNKED
             if size:
                 self._pending.append(body)
                 self._pending_size += size
@@ -241,7 +240,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         # The whole body in the step that started the response (see _send_start).
         self._body_kind = _BODY_MESSAGES
         self._state = _COMPLETE
-        self._plain_body = False
+        self._plain_chunks = False
         if framing == BODY_CHUNKED:  # the whole body is known: a Content-Length
             self._whole_response = b"%scontent-length: %d\r\n\r\n%s" % (
                 self._head[:-_CHUNKED_TAIL_LEN],
@@ -372,7 +371,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
                     self._loop.call_soon(self._flush_pending)
             return
         self._state = _COMPLETE
-        self._plain_body = False
+        self._plain_chunks = False
         pending = self._pending
         if pending:
             pending.append(body)
@@ -518,14 +517,14 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
                 logger.error("Exception in ASGI application after the response started",
                              exc_info=exc)
             self._state = _COMPLETE
-            self._plain_body = False
+            self._plain_chunks = False
             self._transport.fail_response_body(
                 exc, f"ASGI application failed after the response started: {exc!r}"
             )
             return
         # Nothing reached the client yet (a pending head is discarded).
         self._state = _COMPLETE
-        self._plain_body = False
+        self._plain_chunks = False
         if propagate_exceptions:
             self._transport.fail_pending_response(exc)
         else:

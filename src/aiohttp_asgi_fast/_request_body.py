@@ -52,6 +52,7 @@ class RequestBodyReceiver:
         _writing_paused: bool
         disconnected: bool
         app_done: bool
+        _plain_chunks: bool
 
     # -- events from the connection -------------------------------------------------
 
@@ -74,6 +75,7 @@ class RequestBodyReceiver:
         if self.disconnected:
             return
         self.disconnected = True
+        self._plain_chunks = False  # send()'s fast path must now raise
         self._drop_body()
         self._wake()
 
