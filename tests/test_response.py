@@ -203,6 +203,47 @@ async def test_endless_stream_can_be_read_and_left() -> None:
     assert lines == [b"data: 0\n", b"data: 1\n", b"data: 2\n"]
 
 
+@pytest.mark.parametrize("piece", [1024, 16 << 10])
+@pytest.mark.parametrize("chunked", [True, False])
+async def test_small_pieces_with_pauses_still_get_backpressure(piece: int, chunked: bool) -> None:
+    # Pieces below the coalescing limit, the app yielding between them (a streaming
+    # generator awaiting I/O): send() must still wait while the client is not reading.
+    total = 2000
+    sent = 0
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal sent
+        headers = [] if chunked else [(b"content-length", b"%d" % (piece * total))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        body = b"p" * piece
+        for i in range(total):
+            await send({"type": "http.response.body", "body": body,
+                        "more_body": i < total - 1})
+            sent += 1
+            await asyncio.sleep(0)
+
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            await asyncio.sleep(0.2)  # the client does not read
+            assert sent * piece < 4 << 20, f"app sent {sent * piece} bytes unread"
+            assert len(await asyncio.wait_for(resp.read(), 10)) == piece * total
+    assert sent == total
+
+
+async def test_send_returns_a_coroutine() -> None:
+    # ASGI send is awaitable; frameworks may also schedule it as a task (anyio's
+    # start_soon needs a coroutine): nothing happens before it runs.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        start = send({"type": "http.response.start", "status": 200, "headers": []})
+        assert asyncio.iscoroutine(start)
+        await asyncio.create_task(start)
+        await asyncio.create_task(send({"type": "http.response.body", "body": b"ok"}))
+
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            assert await resp.read() == b"ok"
+
+
 async def test_slow_reader_gets_backpressure_and_bounded_memory() -> None:
     chunk = b"d" * (64 << 10)
     total_chunks = 1600  # 100 MiB

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Final
 
 from ._decompress import request_decoder
@@ -48,10 +47,6 @@ logger: Final = logging.getLogger("aiohttp_asgi_fast")
 # Response body pieces are coalesced up to this size (see _send_body).
 _COALESCE_LIMIT: Final = 64 * 1024
 
-async def _raise(exc: BaseException) -> None:
-    raise exc
-
-
 class RequestCycle(RequestBodyReceiver, ExtensionSends):
     """Per-request state shared by ``receive``, ``send`` and the app task."""
 
@@ -63,7 +58,6 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         "_content_remaining",
         "_decode_error",
         "_decoder",
-        "_done",
         "_expect_continue",
         "_flush_scheduled",
         "_framing",
@@ -120,7 +114,6 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         # A plain chunked body is streaming (no trailers, no path send, a body message
         # accepted, client connected): send()'s inlined fast path relies on it.
         self._plain_chunks = False
-        self._done = transport.done
         self._framing = BODY_CHUNKED
         self._content_remaining = 0
         self._trailers = 0
@@ -134,11 +127,15 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
 
     # -- ASGI send --------------------------------------------------------------------
 
-    def send(self, message: Message) -> Awaitable[None]:
-        """ASGI send. A body piece that is only coalesced (or a whole body that is only
-        held) needs no coroutine: the transport's already-done future is returned."""
+    async def send(self, message: Message) -> None:
+        """ASGI send. The common body messages (a coalesced piece, a whole body that is
+        held) take a short path with no nested coroutine; errors come from the long one."""
         if type(message) is dict and message.get("type") == "http.response.body":
-            if self._plain_chunks and message.get("more_body") is True:
+            if (
+                self._plain_chunks
+                and message.get("more_body") is True
+                and not self._transport.reading_paused
+            ):
                 # The hottest case, inlined: a middle piece of a chunked plain body.
                 body = message.get("body", b"")
                 if type(body) is bytes:
@@ -150,23 +147,9 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
                             if not self._flush_scheduled:
                                 self._flush_scheduled = True
                                 self._loop.call_soon(self._flush_pending)
-                        return self._done
+                        return
             if not self.disconnected and self._send_body_fast(message):
-                return self._done
-        elif (
-            type(message) is dict
-            and message.get("type") == "http.response.start"
-            and self._state == _NOT_STARTED
-            and not self.disconnected
-        ):
-            try:
-                self._send_start(message)
-            except Exception as exc:  # raised by the await, as from a coroutine
-                return _raise(exc)
-            return self._done
-        return self._send(message)
-
-    async def _send(self, message: Message) -> None:
+                return
         try:
             message_type = message["type"]
         except (TypeError, KeyError):
@@ -214,8 +197,10 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         framing = self._framing
         more_body = message.get("more_body", False)
         if more_body is True:
-            if self._pending_size + size >= _COALESCE_LIMIT or (
-                framing != BODY_CHUNKED and size > self._content_remaining
+            if (
+                self._pending_size + size >= _COALESCE_LIMIT
+                or (framing != BODY_CHUNKED and size > self._content_remaining)
+                or self._transport.reading_paused  # _send_body waits first
             ):
                 return False
             if framing != BODY_CHUNKED:
@@ -360,6 +345,10 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             # TCP coalesces small writes; past _COALESCE_LIMIT they go at once, behind
             # the client's backpressure.
             if body:
+                if self._transport.reading_paused:
+                    # The client's buffer is full: wait before taking more (what is
+                    # pending already is bounded by _COALESCE_LIMIT).
+                    await self._backpressure()
                 self._pending.append(body)
                 self._pending_size += len(body)
                 if self._pending_size >= _COALESCE_LIMIT:

@@ -55,9 +55,6 @@ class InMemoryTransport(asyncio.Transport):
         self._client_writing_paused = False
         self.reading_paused = False
         self._resume_waiter: asyncio.Future[None] | None = None
-        # What RequestCycle.send() returns when it finished without waiting.
-        self.done: asyncio.Future[None] = self.loop.create_future()
-        self.done.set_result(None)
 
     # -- asyncio.Transport: client -> app -------------------------------------------
 
