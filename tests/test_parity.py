@@ -285,13 +285,20 @@ def test_generated_sink_failures(
     assert_same(twins, splits(data, cuts), fail_at)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(
     size=st.sampled_from([(64 << 10) - 1, 64 << 10, (64 << 10) + 1, 300_000]),
     before=st.sampled_from([b"", b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n"]),
     after=st.sampled_from([b"", b"POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"]),
     cuts=st.lists(st.integers(0, 320_000), max_size=4),
     fail_at=st.sampled_from([-1, 2, 3, 4]),
+    fields=st.sampled_from([
+        b"",
+        b"Connection: close\r\n",  # nothing may follow the body
+        b"Connection: upgrade\r\nUpgrade: h2c\r\n",  # the rest is the new protocol's
+        b"Expect: 100-continue\r\n",
+    ]),
+    version=st.sampled_from([b"HTTP/1.1", b"HTTP/1.0"]),
 )
 def test_large_bodies(
     twins: tuple[ModuleType, ModuleType],
@@ -300,10 +307,14 @@ def test_large_bodies(
     after: bytes,
     cuts: list[int],
     fail_at: int,
+    fields: bytes,
+    version: bytes,
 ) -> None:
     # Around LARGE_BODY the compiled twin parses Content-Length bodies itself.
     body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-    head = b"PUT /up HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % size
+    head = b"PUT /up %s\r\nHost: t\r\n%sContent-Length: %d\r\n\r\n" % (
+        version, fields, size
+    )
     assert_same(twins, splits(before + head + body + after, cuts), fail_at)
 
 

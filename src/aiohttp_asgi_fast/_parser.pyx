@@ -108,6 +108,7 @@ cdef enum:
     _PARSING = 0
     _UPGRADED = 1
     _DEAD = 2
+    _CLOSED = 3  # a large body ended a request that closes the connection
 
 
 cdef inline object _error(str detail):
@@ -360,6 +361,7 @@ cdef class RequestParser:
     cdef object _on_upgrade
     cdef int _state
     cdef unsigned long long _body_left  # of a large Content-Length body parsed here
+    cdef bint _keep_alive_after  # ... and whether the connection stays open after it
 
     def __init__(self, sink, *, scheme, server, client, root_path):
         cdef _Callbacks callbacks = _Callbacks.__new__(_Callbacks)
@@ -383,6 +385,9 @@ cdef class RequestParser:
         if self._state != _PARSING:
             if self._state == _DEAD:
                 raise RequestParseError(PARSER_CLOSED_MESSAGE)
+            if self._state == _CLOSED:
+                self._check_closed(data)
+                return
             try:
                 self._on_upgrade(bytes(data))
             except BaseException:
@@ -412,13 +417,23 @@ cdef class RequestParser:
                 if term < 0:
                     self._feed_httptools(data[pos:] if pos else data)
                     return
-                self._feed_httptools(data[pos:term + 4])
+                self._feed_httptools(data[pos:term + 4], False)
                 pos = term + 4
-            if pos < n and self._state == _UPGRADED:
+            if self._state == _UPGRADED:  # the rest is the new protocol's, even b""
                 self._on_upgrade(data[pos:])
+            elif pos < n and self._state == _CLOSED:
+                self._check_closed(data[pos:])
         except BaseException:
             self._state = _DEAD
             raise
+
+    cdef int _check_closed(self, data) except -1:
+        # RFC 9112 §9.6: nothing follows a request that closes the connection; llhttp
+        # (and the pure twin) tolerate stray CR/LF only.
+        if bytes(data).strip(b"\r\n"):
+            self._state = _DEAD
+            raise _error("data after a request that closes the connection")
+        return 0
 
     cdef Py_ssize_t _feed_large_body(self, bytes data, Py_ssize_t pos) except -1:
         """Pass on the part of a large Content-Length body in ``data[pos:]``."""
@@ -436,16 +451,20 @@ cdef class RequestParser:
         self._body_left -= size
         callbacks.sink_on_body(piece)
         if not self._body_left:
-            # httptools still counts this body: a fresh parser for the next message.
+            # httptools still counts this body: a fresh parser for the next message,
+            # unless this one closes the connection (RFC 9112 §9.3).
             callbacks.in_body = False
             callbacks.head_size = 0
             callbacks.content_length = None
             callbacks.body_seen = 0
-            self._hp = HttpRequestParser(callbacks)
+            if self._keep_alive_after:
+                self._hp = HttpRequestParser(callbacks)
+            else:
+                self._state = _CLOSED
             callbacks.sink_on_request_complete()
         return pos + size
 
-    cdef int _feed_httptools(self, data) except -1:
+    cdef int _feed_httptools(self, data, bint upgrade_tail=True) except -1:
         cdef _Callbacks callbacks = self._callbacks
         cdef object error = None
         cdef object upgrade_at = None
@@ -474,16 +493,18 @@ cdef class RequestParser:
                 tail = data[upgrade_at:]
             else:
                 tail = bytes(memoryview(data).cast("B")[upgrade_at:])
-            try:
-                self._on_upgrade(tail)
-            except BaseException:
-                self._state = _DEAD
-                raise
+            if upgrade_tail:  # (else feed_data passes on the rest of its data)
+                try:
+                    self._on_upgrade(tail)
+                except BaseException:
+                    self._state = _DEAD
+                    raise
         elif callbacks.in_body and callbacks.content_length is not None and (
             callbacks.content_length >= _LARGE_BODY
         ):
             # A large Content-Length body: the rest of it is parsed here (no copies).
             self._body_left = callbacks.content_length - callbacks.body_seen
+            self._keep_alive_after = self._hp.should_keep_alive()
         return 0
 
 
