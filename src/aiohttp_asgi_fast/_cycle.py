@@ -112,7 +112,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         self._pending_size = 0
         self._flush_scheduled = False
         # A plain chunked body is streaming (no trailers, no path send, a body message
-        # accepted, client connected): send()'s inlined fast path relies on it.
+        # accepted, client connected and reading): send()'s inlined path relies on it.
         self._plain_chunks = False
         self._framing = BODY_CHUNKED
         self._content_remaining = 0
@@ -127,15 +127,15 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
 
     # -- ASGI send --------------------------------------------------------------------
 
+    def client_paused_reading(self) -> None:
+        """aiohttp's buffer is full: body pieces must take the path that waits."""
+        self._plain_chunks = False  # set again by _send_body_fast once reading resumes
+
     async def send(self, message: Message) -> None:
         """ASGI send. The common body messages (a coalesced piece, a whole body that is
         held) take a short path with no nested coroutine; errors come from the long one."""
         if type(message) is dict and message.get("type") == "http.response.body":
-            if (
-                self._plain_chunks
-                and message.get("more_body") is True
-                and not self._transport.reading_paused
-            ):
+            if self._plain_chunks and message.get("more_body") is True:
                 # The hottest case, inlined: a middle piece of a chunked plain body.
                 body = message.get("body", b"")
                 if type(body) is bytes:

@@ -90,6 +90,9 @@ class InMemoryTransport(asyncio.Transport):
     def pause_reading(self) -> None:
         # aiohttp's StreamReader buffer is full: the app's next send() waits.
         self.reading_paused = True
+        cycle = self._cycle
+        if isinstance(cycle, RequestCycle):
+            cycle.client_paused_reading()
 
     def resume_reading(self) -> None:
         self.reading_paused = False
