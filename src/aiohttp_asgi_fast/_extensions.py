@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = (
     "AWAIT_TRAILERS",
     "BODY_MESSAGES",
-    "CHUNKED_TAIL_LEN",
     "CLIENT_PARSES_TRAILERS",
     "COMPLETE",
     "NOT_STARTED",
@@ -229,6 +228,10 @@ class ExtensionSends:
 
         def _flush_pending(self) -> None: ...
 
+    def _length_head(self, length: int) -> bytes:
+        """The held chunked head with a Content-Length instead (the body is known)."""
+        return b"%scontent-length: %d\r\n\r\n" % (self._head[:-CHUNKED_TAIL_LEN], length)
+
     def _promise_trailers(self, head: bytes, framing: int) -> bytes:
         """http.response.start set trailers: choose to send or drop them; return the head."""
         # ASGI: send trailers only if the client sent "TE: trailers" (RFC 9110
@@ -272,10 +275,7 @@ class ExtensionSends:
                 )
             if state == START_PENDING and self._trailers != SEND_TRAILERS:
                 if framing == BODY_CHUNKED:  # no Content-Length from the app: the size
-                    self._head = b"%scontent-length: %d\r\n\r\n" % (
-                        self._head[:-CHUNKED_TAIL_LEN],
-                        size,
-                    )
+                    self._head = self._length_head(size)
                     self._framing = self._content_remaining = size
                 elif self.scope["method"] == "HEAD" and not self.interim and (
                     self._head[9:12] not in (b"204", b"304")
