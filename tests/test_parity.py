@@ -163,6 +163,13 @@ CORPUS = [
     b"GET / HTTP/1.1\r\nA: b\n\r\n",
     b"XGET / HTTP/1.1\r\n\r\n",
     b"GET / HTTP/1.1\r\n\r\nxyz",
+    # The compiled twin reads version and method off a request line that begins a feed:
+    # pipelined versions, a body then a request, a field value ending like a version.
+    b"GET /a HTTP/1.1\r\nConnection: keep-alive\r\n\r\nPOST /b HTTP/1.0\r\n"
+    b"Connection: keep-alive\r\nContent-Length: 2\r\n\r\nokGET /c HTTP/1.1\r\n\r\n",
+    b"POST / HTTP/1.0\r\nX: a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPUT / HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\r\nConnection: keep-alive\r\nUpgrade: websocket\r\n\r\n",
+    b"POSTX / HTTP/1.0\r\n\r\n",
 ]
 
 

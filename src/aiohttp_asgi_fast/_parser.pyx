@@ -21,7 +21,7 @@ from cpython.exc cimport PyErr_Restore
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from libc.stdio cimport snprintf
-from libc.string cimport memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 from urllib.parse import unquote
 
@@ -91,6 +91,7 @@ cdef Py_ssize_t _MAX_STATUS = MAX_STATUS
 cdef dict _METHODS = {m.encode("ascii"): m for m in REQUEST_METHODS}
 cdef str _V11 = "1.1"
 cdef str _GET = _METHODS[b"GET"]
+cdef str _POST = _METHODS[b"POST"]
 cdef object _websocket_scope = websocket_scope
 cdef str _V10 = "1.0"
 cdef dict _SCOPE_TEMPLATE = dict.fromkeys(
@@ -228,9 +229,36 @@ cdef class _Callbacks:
     cdef bint in_body  # the head is done: further on_header calls are trailers
     cdef bint expect_continue
     cdef bint connection_field  # a Connection or Proxy-Connection field was seen
+    cdef bint upgrade_field  # an Upgrade field was seen
+    # The next request's version and method when its request line began a feed
+    # (read_request_line); None: ask httptools.
+    cdef str version_hint, method_hint
     cdef int te
     cdef object content_length  # this message's Content-Length (llhttp checked it), or None
     cdef Py_ssize_t body_seen  # body bytes httptools passed on for this message
+
+    cdef void read_request_line(self, bytes data):
+        """Read the version and a GET or POST method off the request line that begins
+        ``data`` (llhttp checks it): spares httptools' get_http_version(), a
+        str.format, and get_method(). Only a complete line counts: a method split
+        across feeds is never "GET" or "POST" in its second part (no method ends so)."""
+        cdef const char* s = PyBytes_AS_STRING(data)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        cdef const char* lf = <const char*>memchr(s, b"\n", n if n < _MAX_HEAD else _MAX_HEAD)
+        cdef Py_ssize_t end = lf - s if lf != NULL else 0  # "HTTP/1.x" CR LF ends the line
+        self.version_hint = self.method_hint = None
+        if end < 10 or s[end - 1] != b"\r" or memcmp(s + end - 10, b" HTTP/1.", 8):
+            return
+        if s[end - 2] == b"1":
+            self.version_hint = _V11
+        elif s[end - 2] == b"0":
+            self.version_hint = _V10
+        else:
+            return
+        if memcmp(s, b"GET ", 4) == 0:
+            self.method_hint = _GET
+        elif memcmp(s, b"POST ", 5) == 0:
+            self.method_hint = _POST
 
     def on_url(self, bytes url):
         try:
@@ -260,6 +288,8 @@ cdef class _Callbacks:
                 self.te = _transfer_coding(value, self.te)
             elif (n == 10 and name == b"connection") or (n == 16 and name == b"proxy-connection"):
                 self.connection_field = True
+            elif n == 7 and name == b"upgrade":
+                self.upgrade_field = True
             elif n == 14 and name == b"content-length":
                 self.content_length = int(value)  # 1*DIGIT and OWS: llhttp checked it
         except BaseException as exc:
@@ -268,23 +298,29 @@ cdef class _Callbacks:
 
     def on_headers_complete(self):
         cdef bytes url, raw_path, query
-        cdef bint connection_field
+        cdef bint upgrade
         try:
-            method_name = self.hp.get_method()
-            method = _METHODS.get(method_name)
-            # Without Connection options llhttp_should_keep_alive() is true only for
-            # HTTP/1.1 (of the 0.9, 1.0, 1.1, 2.0 llhttp takes): spares the slow
-            # get_http_version(), a str.format, for the common request.
-            if not self.connection_field and self.hp.should_keep_alive():
-                version = _V11
+            method = self.method_hint
+            version = self.version_hint
+            self.method_hint = self.version_hint = None
+            if method is None:
+                method_name = self.hp.get_method()
+                method = _METHODS.get(method_name)
             else:
-                version = self.hp.get_http_version()
-                if version == _V11:
+                method_name = b"GET" if method is _GET else b"POST"
+            if version is None:
+                # Without Connection options llhttp_should_keep_alive() is true only
+                # for HTTP/1.1 (of the 0.9, 1.0, 1.1, 2.0 llhttp takes).
+                if not self.connection_field and self.hp.should_keep_alive():
                     version = _V11
-                elif version == _V10:
-                    version = _V10
                 else:
-                    raise _error(f"unsupported HTTP version {version}")
+                    version = self.hp.get_http_version()
+                    if version == _V11:
+                        version = _V11
+                    elif version == _V10:
+                        version = _V10
+                    else:
+                        raise _error(f"unsupported HTTP version {version}")
             if method is None:
                 raise _error(f"unsupported method {method_name!r}")
             # The pure twin counts raw head bytes; for aiohttp's "Name: value" lines
@@ -312,17 +348,17 @@ cdef class _Callbacks:
             scope["server"] = self.server
             scope["extensions"] = {}
             expect_continue = self.expect_continue
-            connection_field = self.connection_field
+            upgrade = self.connection_field and self.upgrade_field
             self.url = None
             self.headers = []
-            self.expect_continue = self.connection_field = False
+            self.expect_continue = self.connection_field = self.upgrade_field = False
             self.te = _TE_NONE
             self.head_size = 0
             self.in_body = True
             # llhttp sets the upgrade flag before this callback runs: a GET that
             # switches protocols may be a WebSocket opening handshake (RFC 6455 §4.1).
-            # (Only with a Connection field: RFC 9110 §7.8 needs "Connection: upgrade".)
-            if method is _GET and connection_field and self.hp.should_upgrade():
+            # (Only with Upgrade and Connection fields: RFC 9110 §7.8.)
+            if method is _GET and upgrade and self.hp.should_upgrade():
                 ws_scope = _websocket_scope(scope)
                 if ws_scope is not None:
                     scope, expect_continue = ws_scope, False
@@ -469,6 +505,12 @@ cdef class RequestParser:
         cdef object error = None
         cdef object upgrade_at = None
         callbacks.hp = self._hp
+        if not callbacks.in_body and not callbacks.head_size:
+            # At a message start (or inside its method): the request line begins data.
+            if PyBytes_Check(data):
+                callbacks.read_request_line(data)
+            else:
+                callbacks.version_hint = callbacks.method_hint = None
         try:
             self._hp.feed_data(data)
         except HttpParserUpgrade as exc:
