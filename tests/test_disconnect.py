@@ -198,3 +198,27 @@ async def test_disconnect_wakes_a_send_blocked_on_backpressure() -> None:
         resp.close()
         await asyncio.wait_for(done.wait(), 5)
     assert isinstance(blocked_error[0], ClientDisconnectedError)
+
+
+async def test_app_that_handles_cancellation_and_awaits_again_finishes_cleanup() -> None:
+    # Cancellation is thrown into the app through the connector's step wrapper; an app
+    # may await more (async cleanup) before it ends.
+    cleaned_up = False
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal cleaned_up
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0)
+            await asyncio.sleep(0.01)
+            cleaned_up = True
+            raise
+
+    async with make_session(app) as session:
+        resp = await asyncio.wait_for(session.get("/"), 5)
+        await asyncio.wait_for(resp.content.readexactly(1), 5)
+        resp.release()
+    assert cleaned_up

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import aiohttp
@@ -333,3 +334,22 @@ async def test_client_disconnected_error_escaping_the_app_is_not_logged(
             await asyncio.wait_for(done.wait(), 5)
             await asyncio.sleep(0.01)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("propagate", [True, False])
+async def test_app_returning_a_non_awaitable_is_a_clear_error(
+    propagate: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    def app(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        return {"not": "awaitable"}
+
+    app._asgi_single_callable = True  # type: ignore[attr-defined]  # (else taken as ASGI 2)
+    async with make_session(app, propagate_exceptions=propagate) as session:
+        if propagate:
+            wanted = re.escape("returned {'not': 'awaitable'}, not an awaitable")
+            with pytest.raises(TypeError, match=wanted):
+                await asyncio.wait_for(session.get("/"), 5)
+        else:
+            async with session.get("/") as resp:
+                assert resp.status == 500
+            assert "not an awaitable" in caplog.text

@@ -276,3 +276,54 @@ async def test_slow_reader_gets_backpressure_and_bounded_memory() -> None:
         tracemalloc.stop()
     assert received == len(chunk) * total_chunks
     assert peak < 16 << 20, f"peak traced memory {peak / 2**20:.1f} MiB"
+
+
+async def test_pieces_from_a_child_task_reach_the_client_when_it_pauses() -> None:
+    # Frameworks may stream from a task of their own (Starlette's StreamingResponse in an
+    # anyio task group): what it sends is delivered when its step ends, not the app's.
+    release = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def stream() -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"first", "more_body": True})
+            await release.wait()
+            await send({"type": "http.response.body", "body": b"-last"})
+
+        await asyncio.create_task(stream())
+
+    async with make_session(app) as session:
+        resp = await asyncio.wait_for(session.get("/"), 5)
+        assert await asyncio.wait_for(resp.content.readexactly(5), 5) == b"first"
+        release.set()
+        assert await asyncio.wait_for(resp.read(), 5) == b"-last"
+        resp.release()
+
+
+async def test_held_head_reaches_the_client_when_the_app_pauses() -> None:
+    release = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await release.wait()  # the step ends here: the head goes out
+        await send({"type": "http.response.body", "body": b"later"})
+
+    async with make_session(app) as session:
+        resp = await asyncio.wait_for(session.get("/"), 5)
+        assert resp.status == 201
+        release.set()
+        assert await asyncio.wait_for(resp.read(), 5) == b"later"
+        resp.release()
+
+
+async def test_app_returning_another_awaitable_is_awaited() -> None:
+    # An ASGI app is any callable returning an awaitable, not only a coroutine function.
+    inner = start_body_app(200, [], b"from a future")
+
+    def app(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        return asyncio.ensure_future(inner(scope, receive, send))
+
+    app._asgi_single_callable = True  # type: ignore[attr-defined]  # (else taken as ASGI 2)
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            assert await asyncio.wait_for(resp.read(), 5) == b"from a future"

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections import deque
-from typing import TYPE_CHECKING, Final
+from collections.abc import Awaitable, Generator
+from typing import TYPE_CHECKING, Any, Final
 
 from ._decompress import request_decoder
 from ._extensions import AWAIT_TRAILERS as _AWAIT_TRAILERS
@@ -67,6 +69,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         "_plain_chunks",
         "_request_done",
         "_state",
+        "_stepping",
         "_tail",
         "_tail_whole",
         "_trailer_lines",
@@ -109,7 +112,10 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         self._whole_response: bytes | None = None
         self._pending: list[bytes] = []  # body pieces coalesced until the step ends
         self._pending_size = 0
+        # A flush is owed: when the app's step ends (see _run_steps) or, for a send()
+        # from another task, by a loop callback.
         self._flush_scheduled = False
+        self._stepping = False  # the app's own task is running (inside _run_steps)
         # A plain chunked body is streaming (no trailers, no path send, a body message
         # accepted, client connected and reading): send()'s inlined path relies on it.
         self._plain_chunks = False
@@ -145,8 +151,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
                             self._pending.append(body)
                             self._pending_size = size
                             if not self._flush_scheduled:
-                                self._flush_scheduled = True
-                                self._loop.call_soon(self._flush_pending)
+                                self._schedule_flush()
                         return
             if not self.disconnected and self._send_body_fast(message):
                 return
@@ -262,14 +267,21 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         self.interim = status < 200 and status != 101
         self._content_remaining = framing
         self._state = _START_PENDING
-        self._flush_scheduled = True
         # ASGI lets a server hold the head until the first body message ("leaving room
         # to substitute an error response"): a single-message body gets a Content-Length,
         # and a whole response is held until the app's current step ends, so an app that
         # sends an error page and then raises (Starlette's ServerErrorMiddleware) can
         # still propagate its exception. An app that pauses between start and body gets
-        # its head to the client on the next loop iteration.
-        self._loop.call_soon(self._flush_pending)
+        # its head to the client as it pauses.
+        if not self._flush_scheduled:
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """Owe a flush of what is held: at the end of the app's step (_run_steps), or
+        from the loop when a task other than the app's sent (a framework's child task)."""
+        self._flush_scheduled = True
+        if not self._stepping:
+            self._loop.call_soon(self._flush_pending)
 
     def _flush_pending(self) -> None:
         """The app's step ended: deliver what it held back (see _send_start)."""
@@ -379,8 +391,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         self._pending.append(body)
         self._pending_size += len(body)
         if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush_pending)
+            self._schedule_flush()
 
     def _deliver_pending(self) -> None:
         """Deliver the held head (if any) and the coalesced body pieces."""
@@ -436,7 +447,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
 
     async def run(self, app: ASGIApp, propagate_exceptions: bool) -> None:
         try:
-            await app(self.scope, self.receive, self.send)
+            await self._run_steps(app(self.scope, self.receive, self.send))
         except asyncio.CancelledError:
             self._finish()
             raise
@@ -463,6 +474,41 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
                     ),
                     propagate_exceptions,
                 )
+
+    @types.coroutine
+    def _run_steps(self, awaitable: Awaitable[None]) -> Generator[Any, Any, None]:
+        """Await the app's awaitable as ``await`` would (PEP 380 delegation), noting each
+        time a step of the app's task ends: what the step held back is delivered then,
+        with no loop callback for it (see _send_start)."""
+        try:
+            steps = awaitable.__await__()
+        except AttributeError:
+            raise TypeError(
+                f"the ASGI application returned {awaitable!r:.200}, not an awaitable"
+            ) from None
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            self._stepping = True
+            try:
+                if thrown is None:
+                    yielded = steps.send(sent)
+                else:
+                    yielded = steps.throw(thrown)
+                    thrown = None
+            except StopIteration:
+                return
+            finally:
+                self._stepping = False
+            if self._flush_scheduled:
+                self._flush_pending()
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                steps.close()
+                raise
+            except BaseException as exc:  # thrown in by the task: cancellation
+                thrown = exc
 
     def _finish(self) -> None:
         self.app_done = True

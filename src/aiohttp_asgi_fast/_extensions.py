@@ -228,6 +228,10 @@ class ExtensionSends:
 
         def _flush_pending(self) -> None: ...
 
+        _flush_scheduled: bool
+
+        def _schedule_flush(self) -> None: ...
+
     def _length_head(self, length: int) -> bytes:
         """The held chunked head with a Content-Length instead (the body is known)."""
         return b"%scontent-length: %d\r\n\r\n" % (self._head[:-CHUNKED_TAIL_LEN], length)
@@ -330,7 +334,8 @@ class ExtensionSends:
         self._state = COMPLETE
         if self._tail_whole:  # the whole response in one step: as in _send_body
             self._whole_response = data
-            self._loop.call_soon(self._flush_pending)
+            if not self._flush_scheduled:
+                self._schedule_flush()
         elif data:
             if self._transport.reading_paused:
                 await self._backpressure()
