@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import types
-from collections import deque
 from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -87,12 +86,12 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
     def __init__(self, transport: InMemoryTransport, scope: Scope, expect_continue: bool) -> None:
         self._transport = transport
         self._loop = transport.loop
-        # ASGI extensions: exactly what this cycle implements (see _extensions.py).
-        scope["extensions"] = {
-            "http.response.trailers": {},
-            "http.response.pathsend": {},
-            "http.response.early_hint": {},
-        }
+        # ASGI extensions: exactly what this cycle implements (see _extensions.py), in
+        # the parser's empty dict.
+        extensions = scope["extensions"]
+        extensions["http.response.trailers"] = {}
+        extensions["http.response.pathsend"] = {}
+        extensions["http.response.early_hint"] = {}
         self.scope = scope
         self._decoder: RequestDecoder | None = None
         self._decode_error: RequestParseError | None = None
@@ -101,7 +100,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             if found is not None:
                 self._decoder, scope["headers"] = found
         self._expect_continue = expect_continue
-        self._body: deque[bytes | memoryview] = deque()
+        self._body: list[bytes | memoryview] = []  # a few pieces: cheaper than a deque
         self._body_buffered = 0
         self._body_complete = False
         self._request_done = False  # receive() returned the last http.request
