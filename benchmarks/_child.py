@@ -19,7 +19,7 @@ from typing import Any
 from _apps import MIB, WORKLOADS, WS_MESSAGES, Workload
 from _clients import CheckFailed, Client, NotSupported, open_client
 
-__all__ = ("make_op", "run_in_loop", "speed")
+__all__ = ("count", "make_op", "run_in_loop", "speed")
 
 
 def make_op(client: Client, workload: Workload) -> Callable[[], Awaitable[None]]:
@@ -71,6 +71,18 @@ async def speed(spec: dict[str, Any]) -> dict[str, Any]:
             "mib_s": ops * workload.bytes_per_op / elapsed / MIB}
 
 
+async def count(spec: dict[str, Any]) -> dict[str, Any]:
+    """``warmup_ops`` then ``ops`` operations, untimed: bench_instructions.py runs this
+    under callgrind twice with different ``ops`` and takes the difference."""
+    workload = WORKLOADS[spec["workload"]]
+    async with open_client(spec["column"], workload.app, workload.request,
+                           spec["loop"]) as client:
+        op = make_op(client, workload)
+        for _ in range(spec["warmup_ops"] + spec["ops"]):
+            await op()
+    return {"status": "ok", "ops": spec["ops"]}
+
+
 def run_in_loop(coro: Coroutine[Any, Any, dict[str, Any]], loop: str) -> dict[str, Any]:
     if loop == "uvloop":
         import uvloop
@@ -86,6 +98,8 @@ def main() -> None:
     spec = json.loads(sys.argv[1])
     if spec["mode"] == "speed":
         coro = speed(spec)
+    elif spec["mode"] == "count":
+        coro = count(spec)
     else:
         from _memory import memory
 
