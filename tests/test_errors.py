@@ -353,3 +353,60 @@ async def test_app_returning_a_non_awaitable_is_a_clear_error(
             async with session.get("/") as resp:
                 assert resp.status == 500
             assert "not an awaitable" in caplog.text
+
+
+async def test_cancelled_after_a_whole_response_in_the_same_step_still_delivers_it() -> None:
+    # Starlette sends the response, then awaits its BackgroundTask in the same step; a
+    # cancellation there must not swallow the response held until the step ends.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hello"})
+        raise asyncio.CancelledError
+
+    async with make_session(app) as session:
+        async with await asyncio.wait_for(session.get("/"), 5) as resp:
+            assert resp.status == 200
+            assert await asyncio.wait_for(resp.read(), 5) == b"hello"
+
+
+@pytest.mark.parametrize("propagate", [True, False])
+async def test_cancelled_before_completing_the_response_fails_the_request(
+    propagate: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise asyncio.CancelledError
+
+    async with make_session(app, propagate_exceptions=propagate) as session:
+        if propagate:
+            with pytest.raises(ASGIAppError, match="cancelled before completing the response"):
+                await asyncio.wait_for(session.get("/"), 5)
+        else:
+            async with await asyncio.wait_for(session.get("/"), 5) as resp:
+                assert resp.status == 500
+            assert "cancelled before completing the response" in caplog.text
+
+
+async def test_app_cancelled_from_outside_can_still_answer() -> None:
+    app_task: asyncio.Task[Any] | None = None
+    started = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal app_task
+        app_task = asyncio.current_task()
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b"shutting down"})
+            raise
+
+    async with make_session(app) as session:
+        request = asyncio.ensure_future(session.get("/"))
+        await asyncio.wait_for(started.wait(), 5)
+        assert app_task is not None
+        app_task.cancel()
+        async with await asyncio.wait_for(request, 5) as resp:
+            assert resp.status == 503
+            assert await asyncio.wait_for(resp.read(), 5) == b"shutting down"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tracemalloc
+import types
 from typing import Any
 
 import pytest
@@ -327,3 +328,57 @@ async def test_app_returning_another_awaitable_is_awaited() -> None:
     async with make_session(app) as session:
         async with session.get("/") as resp:
             assert await asyncio.wait_for(resp.read(), 5) == b"from a future"
+
+
+class _OnlyNext:
+    """An __await__ iterator with __next__ alone: await accepts it (PEP 492)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner.__await__()
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._inner)
+
+
+class _AwaitableApp:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __await__(self) -> Any:
+        return _OnlyNext(self._inner)
+
+
+async def test_app_returning_an_awaitable_whose_iterator_has_no_send() -> None:
+    inner = start_body_app(200, [], b"next only")
+
+    def app(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        async def paused() -> None:
+            await asyncio.sleep(0)  # one yield through the iterator
+            await inner(scope, receive, send)
+
+        return _AwaitableApp(paused())
+
+    app._asgi_single_callable = True  # type: ignore[attr-defined]  # (else taken as ASGI 2)
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            assert await asyncio.wait_for(resp.read(), 5) == b"next only"
+
+
+async def test_app_returning_a_generator_based_coroutine() -> None:
+    inner = start_body_app(200, [], b"generator")
+
+    @types.coroutine
+    def steps(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        yield from asyncio.sleep(0).__await__()
+        yield from inner(scope, receive, send).__await__()
+
+    def app(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        return steps(scope, receive, send)
+
+    app._asgi_single_callable = True  # type: ignore[attr-defined]  # (else taken as ASGI 2)
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            assert await asyncio.wait_for(resp.read(), 5) == b"generator"

@@ -10,8 +10,10 @@ it advertises (trailers, path send, early hints) and RFC 9110/9112.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import types
+from collections import deque
 from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -100,7 +102,8 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             if found is not None:
                 self._decoder, scope["headers"] = found
         self._expect_continue = expect_continue
-        self._body: list[bytes | memoryview] = []  # a few pieces: cheaper than a deque
+        # A deque: 1 MiB of tiny chunks is a million pieces (see _BODY_HIGH_WATER).
+        self._body: deque[bytes | memoryview] = deque()
         self._body_buffered = 0
         self._body_complete = False
         self._request_done = False  # receive() returned the last http.request
@@ -449,6 +452,20 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             await self._run_steps(app(self.scope, self.receive, self.send))
         except asyncio.CancelledError:
             self._finish()
+            if not self.disconnected:
+                # Cancelled in the step that held a response (e.g. a background task
+                # awaited after it) or before completing one: the client is not left
+                # waiting. A whole response goes out; an unfinished one fails.
+                if self._state == _COMPLETE:
+                    if self._whole_response is not None:
+                        self._flush_pending()
+                else:
+                    self._app_failed(
+                        ASGIAppError(
+                            "ASGI application was cancelled before completing the response"
+                        ),
+                        propagate_exceptions,
+                    )
             raise
         except BaseException as exc:
             self._finish()
@@ -479,22 +496,32 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         """Await the app's awaitable as ``await`` would (PEP 380 delegation), noting each
         time a step of the app's task ends: what the step held back is delivered then,
         with no loop callback for it (see _send_start)."""
-        try:
-            steps = awaitable.__await__()
-        except AttributeError:
-            raise TypeError(
-                f"the ASGI application returned {awaitable!r:.200}, not an awaitable"
-            ) from None
+        steps: Any
+        if isinstance(awaitable, types.GeneratorType) and (
+            awaitable.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE
+        ):
+            steps = awaitable  # a @types.coroutine generator, which await accepts too
+        else:
+            await_method = getattr(type(awaitable), "__await__", None)
+            if await_method is None:
+                raise TypeError(
+                    f"the ASGI application returned {awaitable!r:.200}, not an awaitable"
+                )
+            steps = await_method(awaitable)
         sent: Any = None
         thrown: BaseException | None = None
         while True:
             self._stepping = True
             try:
                 if thrown is None:
-                    yielded = steps.send(sent)
+                    # (an __await__ iterator may have no send(): as with yield from)
+                    yielded = next(steps) if sent is None else steps.send(sent)
                 else:
-                    yielded = steps.throw(thrown)
-                    thrown = None
+                    error, thrown = thrown, None
+                    throw = getattr(steps, "throw", None)
+                    if throw is None:
+                        raise error
+                    yielded = throw(error)
             except StopIteration:
                 return
             finally:
@@ -504,7 +531,9 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             try:
                 sent = yield yielded
             except GeneratorExit:
-                steps.close()
+                close = getattr(steps, "close", None)
+                if close is not None:
+                    close()
                 raise
             except BaseException as exc:  # thrown in by the task: cancellation
                 thrown = exc

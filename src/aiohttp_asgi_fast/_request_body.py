@@ -9,6 +9,7 @@ hands them to the app as ``http.request`` messages (decoded first when
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import TYPE_CHECKING, Final
 
 from ._extensions import COMPLETE as _COMPLETE
@@ -43,7 +44,7 @@ class RequestBodyReceiver:
         _decoder: RequestDecoder | None
         _decode_error: RequestParseError | None
         _expect_continue: bool
-        _body: list[bytes | memoryview]
+        _body: deque[bytes | memoryview]
         _body_buffered: int
         _body_complete: bool
         _request_done: bool
@@ -131,12 +132,12 @@ class RequestBodyReceiver:
 
     def _pop_body(self) -> bytes:
         body = self._body
-        chunk = body.pop(0)
+        chunk = body.popleft()
         if type(chunk) is memoryview:
             # A view of a large body (see _framing.LARGE_BODY): cut bytes from it as the
             # app reads, so the body is never held twice.
             if len(chunk) > _RECEIVE_PIECE:
-                body.insert(0, chunk[_RECEIVE_PIECE:])
+                body.appendleft(chunk[_RECEIVE_PIECE:])
                 chunk = chunk[:_RECEIVE_PIECE]
             chunk = chunk.tobytes()
         self._body_buffered -= len(chunk)
