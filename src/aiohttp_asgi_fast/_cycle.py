@@ -10,13 +10,11 @@ it advertises (trailers, path send, early hints) and RFC 9110/9112.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import types
 from collections import deque
-from collections.abc import Awaitable, Generator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
+from ._app_steps import run_steps
 from ._decompress import request_decoder
 from ._extensions import AWAIT_TRAILERS as _AWAIT_TRAILERS
 from ._extensions import BODY_MESSAGES as _BODY_MESSAGES
@@ -114,10 +112,10 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         self._whole_response: bytes | None = None
         self._pending: list[bytes] = []  # body pieces coalesced until the step ends
         self._pending_size = 0
-        # A flush is owed: when the app's step ends (see _run_steps) or, for a send()
+        # A flush is owed: when the app's step ends (see _app_steps) or, for a send()
         # from another task, by a loop callback.
         self._flush_scheduled = False
-        self._stepping = False  # the app's own task is running (inside _run_steps)
+        self._stepping = False  # the app's own task is running (see _app_steps)
         # A plain chunked body is streaming (no trailers, no path send, a body message
         # accepted, client connected and reading): send()'s inlined path relies on it.
         self._plain_chunks = False
@@ -279,7 +277,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             self._schedule_flush()
 
     def _schedule_flush(self) -> None:
-        """Owe a flush of what is held: at the end of the app's step (_run_steps), or
+        """Owe a flush of what is held: at the end of the app's step (_app_steps), or
         from the loop when a task other than the app's sent (a framework's child task)."""
         self._flush_scheduled = True
         if not self._stepping:
@@ -449,7 +447,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
 
     async def run(self, app: ASGIApp, propagate_exceptions: bool) -> None:
         try:
-            await self._run_steps(app(self.scope, self.receive, self.send))
+            await run_steps(app(self.scope, self.receive, self.send), self)
         except asyncio.CancelledError:
             self._finish()
             if not self.disconnected:
@@ -490,53 +488,6 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
                     ),
                     propagate_exceptions,
                 )
-
-    @types.coroutine
-    def _run_steps(self, awaitable: Awaitable[None]) -> Generator[Any, Any, None]:
-        """Await the app's awaitable as ``await`` would (PEP 380 delegation), noting each
-        time a step of the app's task ends: what the step held back is delivered then,
-        with no loop callback for it (see _send_start)."""
-        steps: Any
-        if isinstance(awaitable, types.GeneratorType) and (
-            awaitable.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE
-        ):
-            steps = awaitable  # a @types.coroutine generator, which await accepts too
-        else:
-            await_method = getattr(type(awaitable), "__await__", None)
-            if await_method is None:
-                raise TypeError(
-                    f"the ASGI application returned {awaitable!r:.200}, not an awaitable"
-                )
-            steps = await_method(awaitable)
-        sent: Any = None
-        thrown: BaseException | None = None
-        while True:
-            self._stepping = True
-            try:
-                if thrown is None:
-                    # (an __await__ iterator may have no send(): as with yield from)
-                    yielded = next(steps) if sent is None else steps.send(sent)
-                else:
-                    error, thrown = thrown, None
-                    throw = getattr(steps, "throw", None)
-                    if throw is None:
-                        raise error
-                    yielded = throw(error)
-            except StopIteration:
-                return
-            finally:
-                self._stepping = False
-            if self._flush_scheduled:
-                self._flush_pending()
-            try:
-                sent = yield yielded
-            except GeneratorExit:
-                close = getattr(steps, "close", None)
-                if close is not None:
-                    close()
-                raise
-            except BaseException as exc:  # thrown in by the task: cancellation
-                thrown = exc
 
     def _finish(self) -> None:
         self.app_done = True
