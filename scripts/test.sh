@@ -20,11 +20,9 @@ run_suite() {  # venv label
     # -I: the checkout's src/ must not shadow the installed build (-I ignores only
     # PYTHON* variables, so AIOHTTP_ASGI_NO_EXTENSIONS still selects the twin).
     echo "=== tests: $label (aiohttp $aiohttp_version), compiled hot path"
-    (cd "$ROOT" && AIOHTTP_ASGI_NO_EXTENSIONS= \
-        "$venv/bin/python" -I -m pytest tests -q -p no:cacheprovider)
+    (cd "$ROOT" && AIOHTTP_ASGI_NO_EXTENSIONS= "$venv/bin/python" -I -m pytest tests -q -p no:cacheprovider)
     echo "=== tests: $label (aiohttp $aiohttp_version), pure hot path"
-    (cd "$ROOT" && AIOHTTP_ASGI_NO_EXTENSIONS=1 \
-        "$venv/bin/python" -I -m pytest tests -q -p no:cacheprovider)
+    (cd "$ROOT" && AIOHTTP_ASGI_NO_EXTENSIONS=1 "$venv/bin/python" -I -m pytest tests -q -p no:cacheprovider)
 }
 
 echo "=== building into $VENVS/newest"

@@ -273,12 +273,14 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         # sends an error page and then raises (Starlette's ServerErrorMiddleware) can
         # still propagate its exception. An app that pauses between start and body gets
         # its head to the client as it pauses.
-        if not self._flush_scheduled:
-            self._schedule_flush()
+        self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         """Owe a flush of what is held: at the end of the app's step (_app_steps), or
-        from the loop when a task other than the app's sent (a framework's child task)."""
+        from the loop when a task other than the app's sent (a framework's child task).
+        (The hot paths check _flush_scheduled first, sparing the call.)"""
+        if self._flush_scheduled:
+            return
         self._flush_scheduled = True
         if not self._stepping:
             self._loop.call_soon(self._flush_pending)

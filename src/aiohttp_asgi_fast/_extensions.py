@@ -334,8 +334,7 @@ class ExtensionSends:
         self._state = COMPLETE
         if self._tail_whole:  # the whole response in one step: as in _send_body
             self._whole_response = data
-            if not self._flush_scheduled:
-                self._schedule_flush()
+            self._schedule_flush()
         elif data:
             if self._transport.reading_paused:
                 await self._backpressure()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 from ._extensions import COMPLETE as _COMPLETE
 from ._extensions import NOT_STARTED as _NOT_STARTED
 from ._framing import CONTINUE_RESPONSE
+from ._waiters import Waiters
 from .exceptions import RequestParseError
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ _BODY_LOW_WATER: Final = 1 << 18
 _RECEIVE_PIECE: Final = 256 * 1024
 
 
-class RequestBodyReceiver:
+class RequestBodyReceiver(Waiters):
     """RequestCycle's request side (the slots are RequestCycle's)."""
 
     if not TYPE_CHECKING:
@@ -48,7 +49,6 @@ class RequestBodyReceiver:
         _body_buffered: int
         _body_complete: bool
         _request_done: bool
-        _waiters: list[asyncio.Future[None]]
         _writing_paused: bool
         disconnected: bool
         app_done: bool
@@ -78,14 +78,6 @@ class RequestBodyReceiver:
         self._plain_chunks = False  # send()'s fast path must now raise
         self._drop_body()
         self._wake()
-
-    def _wake(self) -> None:
-        waiters = self._waiters
-        if waiters:
-            self._waiters = []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
 
     def _drop_body(self) -> None:
         self._body.clear()
@@ -120,15 +112,7 @@ class RequestBodyReceiver:
             elif self._body_complete and not self._request_done:
                 self._request_done = True
                 return {"type": "http.request", "body": b"", "more_body": False}
-            waiter = self._loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if not waiter.done():  # cancelled: forget it
-                    waiter.cancel()
-                    if waiter in self._waiters:
-                        self._waiters.remove(waiter)
+            await self._wait()
 
     def _pop_body(self) -> bytes:
         body = self._body

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from ._framing import INTERNAL_ERROR_RESPONSE
 from ._hotpath import encode_response_head
+from ._waiters import Waiters
 from ._websocket_frames import (
     MAX_CLOSE_REASON,
     OP_BINARY,
@@ -79,7 +80,7 @@ def _header_value(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-class WebSocketCycle:
+class WebSocketCycle(Waiters):
     """Per-connection state shared by ``receive``, ``send`` and the app task."""
 
     interim = False  # the transport's RequestCycle interface
@@ -182,14 +183,6 @@ class WebSocketCycle:
             return  # nothing may follow a close frame (§5.5.1)
         self._transport.deliver(encode_frame(opcode, payload))
 
-    def _wake(self) -> None:
-        waiters = self._waiters
-        if waiters:
-            self._waiters = []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-
     def _resume_client(self) -> None:
         if self._writing_paused:
             self._writing_paused = False
@@ -211,15 +204,7 @@ class WebSocketCycle:
                 return message
             if self._disconnect is not None:
                 return dict(self._disconnect)
-            waiter = self._loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if not waiter.done():
-                    waiter.cancel()
-                    if waiter in self._waiters:
-                        self._waiters.remove(waiter)
+            await self._wait()
 
     # -- ASGI send --------------------------------------------------------------------
 
