@@ -228,6 +228,38 @@ async def test_close_before_accept_is_403() -> None:
             await session.ws_connect("/ws")
 
 
+@pytest.mark.parametrize(
+    "close",
+    [
+        {"code": 1006},  # never sendable in a close frame
+        {"code": 1005},
+        {"code": "1008"},
+        {"code": 1008, "reason": [{"loc": ["query", "token"], "msg": "Field required"}]},
+        {"reason": "r" * 200},  # longer than a close frame holds
+        {"reason": b"bytes"},
+        {"code": None, "reason": None},
+    ],
+)
+async def test_close_before_accept_is_403_whatever_code_and_reason(
+    close: dict[str, Any],
+) -> None:
+    # ASGI: a close before accept becomes a 403; code and reason never reach the client,
+    # so nothing about them can be wrong (uvicorn's wsproto and websockets impls agree).
+    after: list[dict[str, Any]] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.close", **close})
+        after.append(await receive())
+
+    async with make_session(app) as session:
+        with pytest.raises(WSServerHandshakeError) as info:
+            await session.ws_connect("/ws")
+        assert info.value.status == 403
+        await asyncio.sleep(0.01)
+    assert after == [{"type": "websocket.disconnect", "code": 1006, "reason": ""}]
+
+
 async def test_denial_response_extension() -> None:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         assert "websocket.http.response" in scope["extensions"]
@@ -352,6 +384,11 @@ async def test_app_returning_without_accept() -> None:
         ([{"type": "websocket.accept"}, {"type": "websocket.close", "code": 1005}], "code must be"),
         ([{"type": "websocket.accept"}, {"type": "websocket.close", "reason": "r" * 124}],
          "at most 123"),
+        # After accept code and reason go into the close frame: still validated.
+        ([{"type": "websocket.accept"}, {"type": "websocket.close", "code": 1006}],
+         "code must be"),
+        ([{"type": "websocket.accept"}, {"type": "websocket.close", "reason": ["x"]}],
+         "reason must be a str"),
         ([{"type": "websocket.accept"}, {"type": "websocket.accept"}], "after 'websocket.accept'"),
         ([{"type": "http.response.start", "status": 200}], "websocket scope"),
         ([{"type": "websocket.http.response.start", "status": 101}], "200 or more"),
@@ -385,6 +422,67 @@ async def test_protocol_errors(messages: list[dict[str, Any]], match: str) -> No
             logging.getLogger("aiohttp_asgi_fast").disabled = False
     assert len(errors) == 1
     assert match in str(errors[0])
+
+
+_DENY = {"type": "websocket.http.response.start", "status": 403}
+
+
+@pytest.mark.parametrize(
+    ("messages", "match"),
+    [
+        ([{"type": "websocket.accept", "headers": [("x-str", "value")]}],
+         "'websocket.accept' header names and values must be bytes"),
+        ([{"type": "websocket.accept", "headers": [(b"x-one",)]}],
+         "'websocket.accept' header must be a [name, value] pair"),
+        ([{"type": "websocket.accept", "headers": 5}],
+         "'websocket.accept' headers must be an iterable"),
+        ([{"type": "websocket.accept", "headers": "x: y"}],
+         "'websocket.accept' headers must be an iterable"),
+        ([{"type": "websocket.accept", "headers": [(b"bad name", b"v")]}],
+         "'websocket.accept': invalid response header name"),
+        ([{"type": "websocket.accept", "headers": [(b"x", b"a\r\nb")]}],
+         "'websocket.accept': invalid value for response header"),
+        ([{**_DENY, "headers": [("x-str", "value")]}],
+         "'websocket.http.response.start' header names and values must be bytes"),
+        ([{**_DENY, "headers": [[b"x", b"1", b"2"]]}],
+         "'websocket.http.response.start' header must be a [name, value] pair"),
+        ([{**_DENY, "headers": None}],
+         "'websocket.http.response.start' headers must be an iterable"),
+        ([{**_DENY, "headers": [(b"x", b"\x00")]}],
+         "'websocket.http.response.start': invalid value for response header"),
+        ([{**_DENY, "headers": [(b"content-length", b"abc")]}],
+         "'websocket.http.response.start': invalid content-length"),
+        ([{**_DENY, "status": "403"}], "'websocket.http.response.start' status must be an int"),
+        ([{**_DENY, "status": True}], "'websocket.http.response.start' status must be an int"),
+        ([{**_DENY, "status": 1000}], "'websocket.http.response.start' status must be an int"),
+        ([{**_DENY, "headers": [(b"content-length", b"5")]},
+          {"type": "websocket.http.response.body", "body": b"abc"}],
+         "'websocket.http.response.body' messages carried 3 bytes but "
+         "'websocket.http.response.start' gave Content-Length 5"),
+    ],
+)
+async def test_errors_name_the_websocket_message(
+    messages: list[dict[str, Any]], match: str
+) -> None:
+    # The head encoder is shared with HTTP; its errors must not say http.response.start.
+    errors: list[BaseException] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await receive()
+        try:
+            for message in messages:
+                await send(message)
+        except ASGIProtocolError as exc:
+            errors.append(exc)
+            raise
+
+    async with make_session(app) as session:
+        with pytest.raises(ASGIProtocolError) as info:
+            await session.ws_connect("/ws")
+    assert errors == [info.value]
+    text = str(info.value)
+    assert match in text
+    assert "http.response.start" not in text.replace("websocket.http.response.start", "")
 
 
 async def test_app_send_backpressure_bounds_memory() -> None:

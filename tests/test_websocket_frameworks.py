@@ -1,12 +1,16 @@
-"""WebSockets against real frameworks: Starlette, FastAPI, asgi-tools, Quart, Litestar."""
+"""WebSockets against real frameworks: Starlette, FastAPI, asgi-tools, Quart, Litestar;
+uvicorn (when installed) as the reference for what a refused handshake answers."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from aiohttp import WSMsgType, WSServerHandshakeError
+from aiohttp import ClientSession, WSMsgType, WSServerHandshakeError
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from helpers import make_session
@@ -160,3 +164,80 @@ async def test_litestar_websocket_listener_and_handler() -> None:
     app = Litestar(route_handlers=[listener, raw])
     await echo_roundtrips(app)
     await echo_roundtrips(app, "/raw")
+
+
+@asynccontextmanager
+async def uvicorn_session(app: Any) -> AsyncIterator[ClientSession]:
+    """``app`` served by uvicorn (wsproto) on a 127.0.0.1 port in this loop: the reference."""
+    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("wsproto")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, ws="wsproto", lifespan="off", log_level="critical")
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            assert not task.done(), task
+            await asyncio.sleep(0.01)
+        async with ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
+            yield session
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 5)
+        sock.close()
+
+
+async def handshake_status(session: ClientSession, path: str) -> int:
+    try:
+        ws = await session.ws_connect(path)
+    except WSServerHandshakeError as exc:
+        return exc.status
+    await ws.close()
+    return 101
+
+
+def _fastapi_required_query() -> FastAPI:
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket, token: str) -> None:
+        await websocket.accept()
+        await websocket.send_text(token)
+        await websocket.close()
+
+    return app
+
+
+def _raw_close_before_accept(close: dict[str, Any]) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.close", **close})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "make_app",
+    [
+        pytest.param(_fastapi_required_query, id="fastapi-missing-query-param"),
+        pytest.param(lambda: _raw_close_before_accept({"code": 1006}), id="code-1006"),
+        pytest.param(lambda: _raw_close_before_accept({"reason": ["a", "list"]}),
+                     id="list-reason"),
+        pytest.param(lambda: _raw_close_before_accept({"code": 1008, "reason": "x" * 300}),
+                     id="long-reason"),
+    ],
+)
+async def test_close_before_accept_is_403_as_uvicorn(make_app: Any) -> None:
+    # FastAPI's websocket validation handler closes before accepting, with the errors
+    # list as 'reason': the client gets uvicorn's 403, not an ASGIProtocolError or a 500.
+    app = make_app()
+    async with uvicorn_session(app) as session:
+        expected = await handshake_status(session, "/ws")
+    assert expected == 403
+    async with make_session(app) as session:
+        assert await handshake_status(session, "/ws") == 403
+        assert await handshake_status(session, "/ws?token=t") == (
+            101 if make_app is _fastapi_required_query else 403
+        )

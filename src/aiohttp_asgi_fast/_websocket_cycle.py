@@ -5,6 +5,13 @@ The opening handshake (RFC 6455 §4.2) completes when the app sends ``websocket.
 denial extension) any HTTP response. Afterwards client frames arrive through
 ``feed_frames`` and app messages leave as server frames. Rules enforced are the ASGI
 WebSocket message format 2.5 and RFC 6455.
+
+A ``websocket.close`` before accept is not validated: its code and reason are never sent
+(the client gets a plain 403, as from uvicorn), so FastAPI's validation handler, which
+puts a list in ``reason``, or a code such as 1006 still refuse the connection. After
+accept they are checked, since they go into the close frame. Errors name the message
+that broke a rule (``websocket.accept``, ``websocket.http.response.start``, ...), not the
+HTTP message whose head encoder they share.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from ._framing import INTERNAL_ERROR_RESPONSE
+from ._framing import INTERNAL_ERROR_RESPONSE, MAX_STATUS
 from ._hotpath import encode_response_head
 from ._waiters import Waiters
 from ._websocket_frames import (
@@ -234,17 +241,20 @@ class WebSocketCycle(Waiters):
             if message_type == "websocket.accept":
                 self._accept(message)
             elif message_type == "websocket.close":
-                _close_fields(message)
-                # ASGI: a close before accept must become an HTTP 403.
+                # ASGI: a close before accept becomes an HTTP 403. Its code and reason are
+                # never sent, so they are not validated (uvicorn ignores them too).
                 self._respond_and_close(_FORBIDDEN)
             elif message_type == "websocket.http.response.start":
                 status = message.get("status")
-                headers = message.get("headers", ())
-                encode_response_head(status, headers, head_request=False, body_length=0)
-                if status < 200:  # type: ignore[operator]
+                if status.__class__ is bool or not isinstance(status, int) or not (
+                    200 <= status <= MAX_STATUS
+                ):
                     raise ASGIProtocolError(
-                        f"'websocket.http.response.start' status must be 200 or more, got {status}"
+                        f"'websocket.http.response.start' status must be an int of 200 or "
+                        f"more (at most {MAX_STATUS}), got {status!r:.100}"
                     )
+                headers = _checked_headers(message_type, message.get("headers", ()))
+                _encode_head(message_type, status, headers, body_length=0)
                 self._denial = (status, headers)
                 self._state = _RESPONDING
             else:
@@ -273,21 +283,14 @@ class WebSocketCycle(Waiters):
                     f"client (offered: {self.scope['subprotocols']!r})"
                 )
             headers.append((b"sec-websocket-protocol", subprotocol.encode("latin-1")))
-        try:
-            extra = list(extra)
-        except TypeError:
-            raise ASGIProtocolError(
-                f"'websocket.accept' headers must be an iterable of [name, value] pairs, "
-                f"got {extra!r:.200}"
-            ) from None
-        for item in extra:
-            name = item[0] if isinstance(item, (tuple, list)) and item else None
-            if isinstance(name, bytes) and name.lower() in _SERVER_HEADERS:
+        extra = _checked_headers("websocket.accept", extra)
+        for name, _ in extra:
+            if name.lower() in _SERVER_HEADERS:
                 raise ASGIProtocolError(
                     f"'websocket.accept' headers must not set {name!r}: the server owns it "
                     "(use 'subprotocol' for Sec-WebSocket-Protocol)"
                 )
-        head, _ = encode_response_head(101, headers + extra, head_request=False, body_length=-1)
+        head, _ = _encode_head("websocket.accept", 101, headers + extra, body_length=-1)
         self._state = _OPEN
         self._transport.deliver(head)
         self._wake()  # frames that arrived early are now receivable
@@ -344,12 +347,13 @@ class WebSocketCycle(Waiters):
         status, headers = self._denial
         body = b"".join(self._denial_body)
         self._denial_body = []
-        head, framing = encode_response_head(
-            status, headers, head_request=False, body_length=len(body)
+        head, framing = _encode_head(
+            "websocket.http.response.start", status, headers, body_length=len(body)
         )
         if framing >= 0 and framing != len(body):
             raise ASGIProtocolError(
-                f"denial response body is {len(body)} bytes but its Content-Length is {framing}"
+                f"'websocket.http.response.body' messages carried {len(body)} bytes but "
+                f"'websocket.http.response.start' gave Content-Length {framing}"
             )
         self._respond_and_close(head + (body if framing >= 0 else b""))
 
@@ -462,6 +466,46 @@ def _close_fields(message: Message) -> tuple[int, bytes]:
             f"{MAX_CLOSE_REASON} fit in a close frame (RFC 6455 §5.5)"
         )
     return code, encoded
+
+
+def _checked_headers(message_type: str, headers: object) -> list[tuple[bytes, bytes]]:
+    """``headers`` of a WebSocket message as a list of (bytes, bytes), or an error naming it.
+
+    ``encode_response_head`` checks the same, but its errors name ``http.response.start``.
+    """
+    if not isinstance(headers, (str, bytes, bytearray, memoryview)):  # not per character
+        try:
+            items = list(cast(Any, headers))
+        except TypeError:
+            pass
+        else:
+            for item in items:
+                if not isinstance(item, (tuple, list)) or len(item) != 2:
+                    raise ASGIProtocolError(
+                        f"'{message_type}' header must be a [name, value] pair, "
+                        f"got {item!r:.200}"
+                    )
+                name, value = item
+                if not isinstance(name, bytes) or not isinstance(value, bytes):
+                    raise ASGIProtocolError(
+                        f"'{message_type}' header names and values must be bytes, "
+                        f"got {name!r:.100}: {value!r:.100}"
+                    )
+            return items
+    raise ASGIProtocolError(
+        f"'{message_type}' headers must be an iterable of [name, value] pairs, "
+        f"got {headers!r:.200}"
+    )
+
+
+def _encode_head(
+    message_type: str, status: int, headers: list[tuple[bytes, bytes]], body_length: int
+) -> tuple[bytes, int]:
+    """``encode_response_head`` for a WebSocket message; its errors name ``message_type``."""
+    try:
+        return encode_response_head(status, headers, head_request=False, body_length=body_length)
+    except ASGIProtocolError as exc:
+        raise ASGIProtocolError(f"'{message_type}': {exc}") from None
 
 
 def _unexpected(message_type: object, when: str, expected: str) -> ASGIProtocolError:
