@@ -376,18 +376,34 @@ async def test_shutdown_timeout_cancels_the_lifespan_task() -> None:
     assert app.cancelled
 
 
-async def test_app_crash_after_startup_is_raised_at_close() -> None:
+@pytest.mark.parametrize("delay", [False, True])
+async def test_app_crash_after_startup_is_logged_then_raised_at_close(
+    delay: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         await receive()
         await send({"type": "lifespan.startup.complete"})
+        if delay:
+            await asyncio.sleep(0.01)
         raise ValueError("crashed")
 
     connector = ASGIApplicationConnector(app, lifespan=True)
     await connector.startup()
-    expected = r"raised ValueError\('crashed'\) after startup"
+    await asyncio.sleep(0.05)
+    # Reported when it happened, not first at close ...
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "ASGI lifespan task failed after startup: the application raised "
+        "ValueError('crashed'); 'lifespan.shutdown' cannot be delivered"
+    ]
+    # ... and at close as what it is: shutdown could not run, it did not fail.
+    expected = (
+        r"^ASGI lifespan shutdown not run: the application raised ValueError\('crashed'\) "
+        r"after startup$"
+    )
     with pytest.raises(LifespanError, match=expected) as info:
         await connector.close()
     assert isinstance(info.value.__cause__, ValueError)
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
 
 
 async def test_cancelled_close_does_not_leak_the_lifespan_task() -> None:
@@ -517,6 +533,16 @@ _COMPLETE = _send({"type": "lifespan.startup.complete"})
             "must be a dict with a 'type' key",
             id="not-a-dict",
         ),
+        pytest.param(
+            [_receive, _send({"type": ["lifespan.startup.complete"]})],
+            "unexpected ASGI message type ['lifespan.startup.complete']",
+            id="unhashable-type",
+        ),
+        pytest.param(
+            [_receive, _send({"type": "lifespan.startup.completed"})],
+            "unexpected ASGI message type 'lifespan.startup.completed'",
+            id="unknown-type",
+        ),
     ],
 )
 async def test_invalid_startup_messages_raise_protocol_error(
@@ -539,10 +565,88 @@ async def test_invalid_startup_messages_raise_protocol_error(
     assert len(raised) == 1
     assert error in str(raised[0])
     assert info.value.__cause__ is raised[0]
+    assert str(info.value) == (
+        f"ASGI lifespan startup failed: the application broke the lifespan protocol: "
+        f"{raised[0]}"
+    )
 
 
-async def test_duplicate_answers_raise_protocol_error() -> None:
+_TYPES = (
+    " for a 'lifespan' scope; expected 'lifespan.startup.complete', 'lifespan.startup.failed', "
+    "'lifespan.shutdown.complete' or 'lifespan.shutdown.failed'"
+)
+
+
+@pytest.mark.parametrize(
+    ("second", "error"),
+    [
+        ({"type": "lifespan.startup.complete"},
+         "'lifespan.startup.complete' sent out of order: 'lifespan.startup' was already "
+         "answered"),
+        ({"type": "lifespan.startup.failed", "message": "late"},
+         "'lifespan.startup.failed' sent out of order: 'lifespan.startup' was already "
+         "answered"),
+        ({"type": "lifespan.shutdown.complete"},
+         "'lifespan.shutdown.complete' sent out of order: the application has not received "
+         "'lifespan.shutdown'"),
+        ({"type": "lifespan.startup"}, "unexpected ASGI message type 'lifespan.startup'" + _TYPES),
+    ],
+)
+@pytest.mark.parametrize("catch", [False, True])
+async def test_message_after_startup_complete_fails_startup(
+    second: Message, error: str, catch: bool
+) -> None:
+    # A second answer in the same step as startup.complete: startup has not concluded,
+    # so it fails naming the message, instead of succeeding and the violation surfacing
+    # at close as a "shutdown failure".
     raised: list[BaseException] = []
+    received: list[Message] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        received.append(await receive())
+        await send({"type": "lifespan.startup.complete"})
+        try:
+            await send(second)
+        except ASGIProtocolError as exc:
+            raised.append(exc)
+            if not catch:
+                raise
+        received.append(await receive())  # cancelled: startup failed, no shutdown follows
+
+    connector = ASGIApplicationConnector(app, lifespan=True)
+    async with ClientSession(base_url=BASE, connector=connector) as session:
+        with pytest.raises(LifespanError) as info:
+            await session.get("/")
+        with pytest.raises(LifespanError) as again:
+            await connector.startup()
+        assert again.value is info.value
+        assert connector.state is None
+    assert [str(exc) for exc in raised] == [error]
+    assert str(info.value) == (
+        f"ASGI lifespan startup failed: the application broke the lifespan protocol: {error}"
+    )
+    assert info.value.__cause__ is raised[0]
+    assert received == [{"type": "lifespan.startup"}]  # and close raised nothing
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        ({"type": "lifespan.startup.complete"},
+         "'lifespan.startup.complete' sent out of order: 'lifespan.startup' was already "
+         "answered"),
+        ({"type": "lifespan.shutdown.failed", "message": "early"},
+         "'lifespan.shutdown.failed' sent out of order: the application has not received "
+         "'lifespan.shutdown'"),
+        ({"type": "websocket.accept"}, "unexpected ASGI message type 'websocket.accept'" + _TYPES),
+    ],
+)
+@pytest.mark.parametrize("catch", [False, True])
+async def test_protocol_error_between_startup_and_shutdown_is_reported_when_it_happens(
+    bad: Message, error: str, catch: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    raised: list[BaseException] = []
+    go = asyncio.Event()
     app_http = LifespanApp()
 
     async def app(scope: Scope, receive: Any, send: Any) -> None:
@@ -552,29 +656,84 @@ async def test_duplicate_answers_raise_protocol_error() -> None:
         await receive()
         scope["state"]["items"] = []
         await send({"type": "lifespan.startup.complete"})
-        for message in (
-            {"type": "lifespan.startup.complete"},
-            {"type": "lifespan.startup.failed"},
-        ):
-            try:
-                await send(message)
-            except ASGIProtocolError as exc:
-                raised.append(exc)
-        await receive()
-        await send({"type": "lifespan.shutdown.complete"})
+        await go.wait()
         try:
-            await send({"type": "lifespan.shutdown.complete"})
+            await send(bad)
         except ASGIProtocolError as exc:
             raised.append(exc)
+            if not catch:
+                raise
+        assert await receive() == {"type": "lifespan.shutdown"}
+        await send({"type": "lifespan.shutdown.complete"})
 
-    async with lifespan_session(app) as session:
+    def errors() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+
+    connector = ASGIApplicationConnector(app, lifespan=True)
+    session = ClientSession(base_url=BASE, connector=connector)
+    try:
         assert await get_json(session) == ["items"]
-    assert [str(exc) for exc in raised] == [
-        "'lifespan.startup.complete' sent out of order: 'lifespan.startup' was already answered",
-        "'lifespan.startup.failed' sent out of order: 'lifespan.startup' was already answered",
-        "'lifespan.shutdown.complete' sent out of order: 'lifespan.shutdown' was already "
-        "answered",
-    ]
+        go.set()
+        await asyncio.sleep(0.01)
+        assert [str(exc) for exc in raised] == [error]
+        # Logged when it happened, as a protocol error, once.
+        assert errors() == [f"ASGI lifespan protocol error: {error}"]
+        assert await get_json(session) == ["items"]  # startup stays complete
+    finally:
+        if catch:  # the app carried on: shutdown runs normally
+            await session.close()
+        else:  # the task died of it: shutdown could not run, which close() says
+            expected = (
+                "ASGI lifespan shutdown not run: the application broke the lifespan "
+                f"protocol after startup: {error}"
+            )
+            with pytest.raises(LifespanError) as info:
+                await session.close()
+            assert str(info.value) == expected
+            assert info.value.__cause__ is raised[0]
+    assert errors() == [f"ASGI lifespan protocol error: {error}"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "error"),
+    [
+        ([{"type": "lifespan.shutdown.complete"}, {"type": "lifespan.shutdown.complete"}],
+         "'lifespan.shutdown.complete' sent out of order: 'lifespan.shutdown' was already "
+         "answered"),
+        ([{"type": "lifespan.startup.complete"}],
+         "'lifespan.startup.complete' sent out of order: 'lifespan.startup' was already "
+         "answered"),
+        ([{"type": "lifespan.shutdown.complete"}, {"type": "lifespan.shutdown.failed"}],
+         "'lifespan.shutdown.failed' sent out of order: 'lifespan.shutdown' was already "
+         "answered"),
+    ],
+)
+async def test_protocol_error_during_shutdown_fails_shutdown(
+    answers: list[Message], error: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    raised: list[BaseException] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        try:
+            for answer in answers:
+                await send(answer)
+        except ASGIProtocolError as exc:
+            raised.append(exc)
+            raise
+
+    connector = ASGIApplicationConnector(app, lifespan=True)
+    await connector.startup()
+    with pytest.raises(LifespanError) as info:
+        await connector.close()
+    expected = (
+        f"ASGI lifespan shutdown failed: the application broke the lifespan protocol: {error}"
+    )
+    assert str(info.value) == expected
+    assert info.value.__cause__ is raised[0]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [expected]
 
 
 async def test_returning_without_answering_startup_fails() -> None:

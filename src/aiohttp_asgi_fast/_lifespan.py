@@ -3,8 +3,16 @@
 One ``LifespanRunner`` per connector runs the app once with a ``lifespan`` scope:
 ``startup()`` delivers ``lifespan.startup`` and waits for the app's answer,
 ``shutdown()`` delivers ``lifespan.shutdown`` at connector close. Failures and
-timeouts raise ``LifespanError``; protocol violations raise ``ASGIProtocolError``
-from the app's ``send()``.
+timeouts raise ``LifespanError``.
+
+A message out of order (a second ``startup.complete``, ``shutdown.*`` before
+``lifespan.shutdown`` was received, an unknown type, a malformed message) raises
+``ASGIProtocolError`` from the app's ``send()`` at once, and is reported as what it is
+where it happened: while startup (or shutdown) has not concluded, it fails with a
+``LifespanError`` naming the message, even when the app had already answered; between
+startup and shutdown it is logged at ERROR when it happens. The lifespan task ending
+with an exception between startup and shutdown is also logged then; ``shutdown()``
+raises it as "shutdown not run", not as a shutdown failure.
 """
 
 from __future__ import annotations
@@ -68,6 +76,10 @@ class LifespanRunner:
         self._sent = False
         self._expecting: str | None = None  # phase whose answer send() accepts now
         self._answered: set[str] = set()
+        # "startup" / "shutdown" while that phase waits for the app's answer: a protocol
+        # error then fails the phase; None otherwise (it is logged instead).
+        self._phase: str | None = None
+        self._reported: list[BaseException] = []  # errors already logged at ERROR
 
     async def startup(self) -> None:
         """Run startup, or wait for the one already running; raise its LifespanError."""
@@ -79,6 +91,8 @@ class LifespanRunner:
             self._shutdown_reply: asyncio.Future[_Reply] = loop.create_future()
             self._shutdown_requested = asyncio.Event()
             self._abort: asyncio.Future[None] = loop.create_future()
+            # The first protocol error while a phase waits (see _protocol_error).
+            self._violated: asyncio.Future[ASGIProtocolError] = loop.create_future()
             self._startup = loop.create_task(self._run_startup())
         # Shielded: a cancelled first request does not cancel startup for the others.
         await asyncio.shield(self._startup)
@@ -92,9 +106,11 @@ class LifespanRunner:
         """Deliver ``lifespan.shutdown`` and wait for the answer; runs once.
 
         Interrupts a startup still in progress. Raises LifespanError (logged at
-        ERROR) when the app answers ``lifespan.shutdown.failed``, raises, returns
-        without answering or exceeds the shutdown timeout. The lifespan task is
-        finished when this returns.
+        ERROR, here or when it happened) when the app answers
+        ``lifespan.shutdown.failed``, raises, returns without answering, breaks the
+        protocol or exceeds the shutdown timeout, or when its lifespan task had already
+        failed after startup ("shutdown not run"). The lifespan task is finished when
+        this returns.
         """
         self.close()
         startup = self._startup
@@ -111,7 +127,12 @@ class LifespanRunner:
             exc = _exception(task)
             if exc is None:
                 return
-            detail = f"the application raised {exc!r} after startup"
+            # Not a shutdown failure: the app can no longer receive lifespan.shutdown.
+            if isinstance(exc, ASGIProtocolError) and self._was_reported(exc):
+                detail = f"the application broke the lifespan protocol after startup: {exc}"
+            else:
+                detail = f"the application raised {exc!r} after startup"
+            error = _error("shutdown", detail, exc, prefix="shutdown not run")
         else:
             try:
                 exc, detail = await self._await_shutdown(task)
@@ -120,17 +141,27 @@ class LifespanRunner:
                 raise
             if not detail:
                 return
-        error = _error("shutdown", detail, exc)
-        logger.error("%s", error, exc_info=exc)
+            error = _error("shutdown", detail, exc)
+        if exc is None or not self._was_reported(exc):
+            logger.error("%s", error, exc_info=exc)
         raise error
 
     async def _await_shutdown(self, task: asyncio.Task[None]) -> tuple[BaseException | None, str]:
         """Deliver lifespan.shutdown; the app's exception and what failed ("" if nothing)."""
+        self._phase = "shutdown"
         self._shutdown_requested.set()
         reply = self._shutdown_reply
+        violated = self._violated
         await asyncio.wait(
-            (task, reply), timeout=self._shutdown_timeout, return_when=asyncio.FIRST_COMPLETED
+            (task, reply, violated),
+            timeout=self._shutdown_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
         )
+        self._phase = None
+        if violated.done():  # checked first: the app may also have answered
+            error = violated.result()
+            await self._finish_task(0)
+            return error, f"the application broke the lifespan protocol: {error}"
         if reply.done():
             complete, message = reply.result()
             exc = await self._finish_task(_GRACE)
@@ -154,17 +185,27 @@ class LifespanRunner:
             "state": self._scope_state,
         }
         task = self._task = self._loop.create_task(self._run_app(scope))
+        task.add_done_callback(self._task_done)
         reply = self._startup_reply
+        violated = self._violated
+        self._phase = "startup"
         await asyncio.wait(
-            (task, reply, self._abort),
+            (task, reply, self._abort, violated),
             timeout=self._startup_timeout,
             return_when=asyncio.FIRST_COMPLETED,
         )
+        self._phase = None  # startup concludes here, whatever follows
+        if violated.done():  # checked first: the app may also have answered
+            error = violated.result()
+            await self._finish_task(0)
+            raise _error("startup", f"the application broke the lifespan protocol: {error}", error)
         if reply.done():
             complete, message = reply.result()
             if complete:
                 self.state = self._scope_state
                 self.ready = True
+                if task.done():  # failed right after answering: _task_done saw no state
+                    self._task_done(task)
                 return
             exc = await self._finish_task(_GRACE)
             raise _error("startup", message or "lifespan.startup.failed with no message", exc)
@@ -191,6 +232,24 @@ class LifespanRunner:
 
     async def _run_app(self, scope: dict[str, Any]) -> None:
         await self._app(scope, self._receive, self._send)
+
+    def _was_reported(self, exc: BaseException) -> bool:
+        return any(exc is seen for seen in self._reported)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """Log the lifespan task failing between startup and shutdown when it happens."""
+        exc = _exception(task)
+        if (
+            exc is not None
+            and self.state is not None
+            and not self._shutdown_begun
+            and not self._was_reported(exc)
+        ):
+            self._reported.append(exc)
+            logger.error(
+                "ASGI lifespan task failed after startup: the application raised %r; "
+                "'lifespan.shutdown' cannot be delivered", exc, exc_info=exc,
+            )
 
     async def _finish_task(self, grace: float) -> BaseException | None:
         """Let the lifespan task end within ``grace`` s, else cancel it; its exception."""
@@ -224,16 +283,30 @@ class LifespanRunner:
     async def _send(self, message: Message) -> None:
         self._sent = True
         try:
+            phase, complete, text = self._check(message)
+        except ASGIProtocolError as error:
+            self._protocol_error(error)
+            raise
+        self._expecting = None
+        self._answered.add(phase)
+        reply = self._startup_reply if phase == "startup" else self._shutdown_reply
+        if not reply.done():
+            reply.set_result((complete, text))
+
+
+    def _check(self, message: Message) -> tuple[str, bool, str]:
+        """The phase ``message`` answers, whether it is ``.complete``, its failure text."""
+        try:
             mtype = message["type"]
         except (TypeError, KeyError):
             raise ASGIProtocolError(
                 f"an ASGI message must be a dict with a 'type' key, got {message!r:.100}"
             ) from None
         # Lifespan spec 2.0: the app sends only these four message types ...
-        if mtype not in _SEND_TYPES:
+        if not isinstance(mtype, str) or mtype not in _SEND_TYPES:
             raise ASGIProtocolError(
-                f"unexpected ASGI message type {mtype!r} for a 'lifespan' scope; expected "
-                "'lifespan.startup.complete', 'lifespan.startup.failed', "
+                f"unexpected ASGI message type {mtype!r:.100} for a 'lifespan' scope; "
+                "expected 'lifespan.startup.complete', 'lifespan.startup.failed', "
                 "'lifespan.shutdown.complete' or 'lifespan.shutdown.failed'"
             )
         # ... and each exactly once, in answer to lifespan.startup / lifespan.shutdown.
@@ -249,18 +322,27 @@ class LifespanRunner:
         text = "" if complete else message.get("message", "")
         if not isinstance(text, str):
             raise ASGIProtocolError(f"{mtype!r} 'message' must be a str, got {type(text).__name__}")
-        self._expecting = None
-        self._answered.add(phase)
-        reply = self._startup_reply if phase == "startup" else self._shutdown_reply
-        if not reply.done():
-            reply.set_result((complete, text))
+        return phase, complete, text
+
+    def _protocol_error(self, error: ASGIProtocolError) -> None:
+        """Report a message out of order where it happened (``send()`` then raises it)."""
+        if self._phase is not None:
+            # startup() / shutdown() waits for the app's answer: that phase fails, naming
+            # this message, even if a valid answer came first in the same step.
+            if not self._violated.done():
+                self._violated.set_result(error)
+            return
+        self._reported.append(error)
+        logger.error("ASGI lifespan protocol error: %s", error)
 
 
 def _exception(task: asyncio.Task[None]) -> BaseException | None:
     return None if task.cancelled() else task.exception()
 
 
-def _error(phase: str, detail: str, cause: BaseException | None = None) -> LifespanError:
-    error = LifespanError(f"ASGI lifespan {phase} failed: {detail}")
+def _error(
+    phase: str, detail: str, cause: BaseException | None = None, *, prefix: str = ""
+) -> LifespanError:
+    error = LifespanError(f"ASGI lifespan {prefix or phase + ' failed'}: {detail}")
     error.__cause__ = cause
     return error
