@@ -136,12 +136,28 @@ async def test_return_mid_body_fails_the_read() -> None:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"half", "more_body": True})
+        await asyncio.sleep(0)  # the head and b"half" reach the client
 
     async with make_session(app) as session:
         async with session.get("/") as resp:
             with pytest.raises(aiohttp.ClientPayloadError) as info:
                 await resp.read()
     assert isinstance(info.value.__cause__, ASGIAppError)
+
+
+async def test_return_mid_body_in_the_step_that_started_replaces_the_response() -> None:
+    # Returning without completing is a failure like an exception: in the step that
+    # started the response (nothing reached the client yet) it replaces the response.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"half", "more_body": True})
+
+    async with make_session(app) as session:
+        with pytest.raises(ASGIAppError, match="without completing the response body"):
+            await session.get("/")
+    async with make_session(app, propagate_exceptions=False) as session:
+        async with session.get("/") as resp:
+            assert resp.status == 500
 
 
 class SpecBreaker:

@@ -68,8 +68,8 @@ async def client_failure(app: Any, method: str = "GET", **options: Any) -> BaseE
         try:
             async with session.request(method, "/") as resp:
                 await resp.read()
-        except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
-            # aiohttp re-raises an OSError from the response start as ClientOSError.
+        except (aiohttp.ClientPayloadError, ASGIAppError) as exc:
+            # An app's OSError (a missing file) arrives as ASGIAppError's cause.
             return exc.__cause__ or exc
         except Exception as exc:
             return exc
@@ -218,19 +218,42 @@ async def test_pathsend_of_a_directory_raises_oserror(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "match"),
-    [
-        ("relative/file.txt", "absolute path"),
-        (b"/etc/hostname", "absolute path"),
-        (Path("/etc/hostname"), "absolute path"),
-        (None, "absolute path"),
-        ("/tmp/\x00nul", "absolute path"),
-    ],
+    "path", [b"/etc/hostname", Path("/etc/hostname"), None, "", "/tmp/\x00nul"]
 )
-async def test_pathsend_path_must_be_an_absolute_str(path: object, match: str) -> None:
+async def test_pathsend_path_must_be_a_str(path: object) -> None:
     exc = await client_failure(pathsend_app(path))
     assert isinstance(exc, ASGIProtocolError)
-    assert match in str(exc)
+    assert "path must be a file path as a non-empty str" in str(exc)
+
+
+async def test_pathsend_relative_path_is_resolved_against_the_current_directory(
+    data_file: Path, content: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Starlette's FileResponse("data.bin") sends the path as given (issue 10 #13):
+    # resolved when it is sent, as a server that opens the path would.
+    monkeypatch.chdir(data_file.parent)
+    async with make_session(pathsend_app("data.bin")) as session:
+        async with session.get("/") as resp:
+            assert resp.status == 200
+            assert await resp.read() == content
+    monkeypatch.chdir(data_file.parent.parent)
+    exc = await client_failure(pathsend_app("data.bin"))
+    assert isinstance(exc, FileNotFoundError)
+    assert str(data_file.parent.parent / "data.bin") in str(exc)
+
+
+async def test_starlette_file_response_with_a_relative_path(
+    data_file: Path, content: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def download(request: Request) -> FileResponse:
+        return FileResponse("data.bin")
+
+    monkeypatch.chdir(data_file.parent)
+    app = Starlette(routes=[Route("/file", download)])
+    async with make_session(app) as session:
+        async with session.get("/file") as resp:
+            assert resp.status == 200
+            assert await resp.read() == content
 
 
 async def test_pathsend_size_must_match_the_apps_content_length(data_file: Path) -> None:
@@ -424,8 +447,9 @@ async def test_trailers_are_dropped_without_te_trailers(
             assert await resp.read() == b"hello"
             raw = b"".join(wire)
             assert b"x-checksum: abc" not in raw.partition(b"\r\n\r\n")[2]
-            if len(bodies) == 1:  # framed as without trailers: a Content-Length
-                assert resp.headers["Content-Length"] == "5"
+            # Chunked all the same: the last chunk waits for the final trailers
+            # message, so a failure before it still fails the read.
+            assert resp.headers["Transfer-Encoding"] == "chunked"
         await check_session_still_works(session)
 
 
@@ -471,21 +495,65 @@ async def test_response_completes_only_with_the_last_trailers() -> None:
             await completed.wait()
 
 
+@pytest.mark.parametrize("te", [{}, TE_TRAILERS])
 @pytest.mark.parametrize("streamed", [False, True])
 @pytest.mark.parametrize("propagate", [True, False])
 async def test_app_returning_without_promised_trailers_fails_like_an_unfinished_body(
-    streamed: bool, propagate: bool
+    streamed: bool, propagate: bool, te: dict[str, str]
 ) -> None:
-    bodies = [b"a", b"b"] if streamed else [b"ab"]
-    app = trailers_app(bodies, [])
-    if propagate or streamed:
-        exc = await client_failure(app, propagate_exceptions=propagate)
-        assert isinstance(exc, ASGIAppError)
-        assert "trailers" in str(exc)
-    else:  # nothing reached the client: a 500 instead
-        async with make_session(app, propagate_exceptions=False) as session:
-            async with session.get("/", headers=TE_TRAILERS) as resp:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if await answer_next(scope, send):
+            return
+        await send(start())
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        if streamed:
+            await asyncio.sleep(0)  # the head and b"a" reach the client
+        await send({"type": "http.response.body", "body": b"b"})
+
+    async with make_session(app, propagate_exceptions=propagate) as session:
+        if streamed:  # the head went out: the read fails, as for any unfinished body
+            async with session.get("/", headers=te) as resp:
+                assert resp.status == 200
+                with pytest.raises(aiohttp.ClientPayloadError) as info:
+                    await resp.read()
+            exc = info.value.__cause__
+        elif propagate:  # in the step that started the response: it is replaced
+            with pytest.raises(ASGIAppError) as replaced:
+                await session.get("/", headers=te)
+            exc = replaced.value
+        else:
+            async with session.get("/", headers=te) as resp:
                 assert resp.status == 500
+            exc = None
+        if exc is not None:
+            assert isinstance(exc, ASGIAppError)
+            assert "trailers" in str(exc)
+        await check_session_still_works(session)
+
+
+@pytest.mark.parametrize("te", [{}, TE_TRAILERS])
+async def test_trailers_do_not_hold_back_the_head_and_body(te: dict[str, str]) -> None:
+    # Issue 10 #11: only the last chunk and the trailer section wait for the final
+    # http.response.trailers message; the head and body are flushed as sent (ASGI).
+    release = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if await answer_next(scope, send):
+            return
+        await send(start())
+        await send({"type": "http.response.body", "body": b"all of it"})
+        await release.wait()
+        await send({"type": "http.response.trailers", "headers": [(b"x-sum", b"1")]})
+
+    async with make_session(app) as session:
+        async with session.get("/", headers=te) as resp:
+            assert resp.status == 200
+            body = await asyncio.wait_for(resp.content.readexactly(9), 5)
+            assert body == b"all of it"
+            assert not resp.content.at_eof()
+            release.set()
+            assert await asyncio.wait_for(resp.read(), 5) == b""
+        await check_session_still_works(session)
 
 
 async def test_app_raising_while_trailers_are_due_fails_the_read() -> None:

@@ -24,8 +24,8 @@ from ._extensions import PATHSEND as _PATHSEND
 from ._extensions import SEND_TRAILERS as _SEND_TRAILERS
 from ._extensions import START_PENDING as _START_PENDING
 from ._extensions import STREAMING as _STREAMING
-from ._extensions import ExtensionSends
-from ._framing import BODY_CHUNKED, INTERNAL_ERROR_RESPONSE, LAST_CHUNK
+from ._extensions import ExtensionSends, close_head
+from ._framing import BODY_CHUNKED, BODY_NONE, INTERNAL_ERROR_RESPONSE, LAST_CHUNK
 from ._hotpath import encode_chunk, encode_response_head
 from ._request_body import RequestBodyReceiver
 from .exceptions import (
@@ -46,6 +46,11 @@ logger: Final = logging.getLogger("aiohttp_asgi_fast")
 
 # Response body pieces are coalesced up to this size (see _send_body).
 _COALESCE_LIMIT: Final = 64 * 1024
+
+# The 500 sent for an app that failed before its response started, with
+# propagate_exceptions=False: the connection closes after it, and says so.
+_INTERNAL_ERROR: Final = close_head(INTERNAL_ERROR_RESPONSE)
+_INTERNAL_ERROR_HEAD: Final = _INTERNAL_ERROR[: _INTERNAL_ERROR.index(b"\r\n\r\n") + 4]
 
 class RequestCycle(RequestBodyReceiver, ExtensionSends):
     """Per-request state shared by ``receive``, ``send`` and the app task."""
@@ -69,13 +74,12 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         "_request_done",
         "_state",
         "_stepping",
-        "_tail",
-        "_tail_whole",
         "_trailer_lines",
         "_trailers",
         "_transport",
         "_waiters",
         "_whole_response",
+        "_wire_done",
         "_writing_paused",
         "app_done",
         "disconnected",
@@ -108,7 +112,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         self._waiters: list[asyncio.Future[None]] = []
         self._writing_paused = False
         self._state = _NOT_STARTED
-        self._head = b""
+        self._head = b""  # the response head while it is held (b"" once delivered)
         self._whole_response: bytes | None = None
         self._pending: list[bytes] = []  # body pieces coalesced until the step ends
         self._pending_size = 0
@@ -123,8 +127,9 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         self._content_remaining = 0
         self._trailers = 0
         self._trailer_lines = b""
-        self._tail = b""  # the held end of a response awaiting its trailers
-        self._tail_whole = False  # ... which includes the head
+        # The response's last byte reached the client (its framing says it is
+        # complete): the client may reuse the connection from then on.
+        self._wire_done = False
         self._body_kind = 0
         self.disconnected = False
         self.app_done = False
@@ -260,6 +265,8 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         )
         if trailers:
             head = self._promise_trailers(head, framing)
+        if not self._transport.keep_alive:
+            head = close_head(head)
         self._head = head
         self._framing = framing
         # An interim (1xx, not 101) status cannot end a response: aiohttp keeps waiting
@@ -288,15 +295,24 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
     def _flush_pending(self) -> None:
         """The app's step ended: deliver what it held back (see _send_start)."""
         self._flush_scheduled = False
-        if self.disconnected or (self._state == _COMPLETE and self._whole_response is None):
+        if self.disconnected or self._wire_done:
             return
         whole = self._whole_response
         if whole is not None:
             self._whole_response = None
+            self._head = b""
             self._transport.deliver(whole)
+            self._wire_complete()
+        elif self._pending or self._head:
+            self._deliver_held()
+
+    def _wire_complete(self) -> None:
+        """The response's last byte reached the client: aiohttp may reuse the
+        connection now (unless it closes, see InMemoryTransport.response_complete),
+        whether or not the app has sent its final message yet."""
+        if not self._wire_done:
+            self._wire_done = True
             self._transport.response_complete(self)
-        elif self._pending or self._state == _START_PENDING:
-            self._deliver_pending()
 
     async def _send_body(self, message: Message, path_send: bool = False) -> None:
         state = self._state
@@ -342,9 +358,6 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             self._content_remaining = remaining
         elif framing != BODY_CHUNKED:  # BODY_NONE: HEAD, 1xx, 204, 304 (RFC 9110 §6.4.1)
             body = b""
-        if self._trailers:
-            await self._send_body_for_trailers(body, more_body, state)
-            return
         if more_body:
             # Coalesce: the client cannot run before the app's task yields, so pieces
             # sent in one step are delivered together when it does (_flush_pending), as
@@ -359,7 +372,10 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
                 if self._pending_size >= _COALESCE_LIMIT:
                     if self._transport.reading_paused:
                         await self._backpressure()
-                    self._deliver_pending()
+                    self._deliver_held()
+            return
+        if self._trailers:
+            self._end_body_for_trailers(body)
             return
         self._state = _COMPLETE
         self._plain_chunks = False
@@ -386,7 +402,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             transport.deliver(body)
         self._drop_body()
         self._wake()  # pending receive() calls now return http.disconnect
-        transport.response_complete(self)
+        self._wire_complete()
 
     def _hold(self, body: bytes) -> None:
         """Coalesce a body piece until the app's step ends (see _send_body)."""
@@ -399,7 +415,8 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         """Deliver the held head (if any) and the coalesced body pieces."""
         pending = self._pending
         if pending:
-            if self._framing == BODY_CHUNKED:  # one chunk, RFC 9112 §7.1
+            # One chunk, RFC 9112 §7.1 (a trailer section needs chunks, see _promise_trailers)
+            if self._framing == BODY_CHUNKED or self._trailers == _SEND_TRAILERS:
                 pending.insert(0, b"%x\r\n" % self._pending_size)
                 pending.append(b"\r\n")
             data = pending[0] if len(pending) == 1 else b"".join(pending)
@@ -407,38 +424,24 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             self._pending_size = 0
         else:
             data = b""
-        if self._state == _START_PENDING:
-            self._state = _STREAMING
-            data = self._head + data
+        head = self._head
+        if head:
+            self._head = b""
+            data = head + data
+            if self._state == _START_PENDING:
+                self._state = _STREAMING
         if data:
             self._transport.deliver(data)
 
-    async def _send_body_for_trailers(self, body: bytes, more_body: bool, state: int) -> None:
-        """A body message of a response that promised trailers (no coalescing)."""
+    def _deliver_held(self) -> None:
+        """``_deliver_pending``, then note whether that ended the response on the wire:
+        no body (RFC 9110 §6.4.1), or all of its Content-Length (RFC 9112 §6.3)."""
+        self._deliver_pending()
         framing = self._framing
-        if self._trailers == _SEND_TRAILERS or (framing == BODY_CHUNKED and more_body):
-            data = encode_chunk(body)  # (a trailer section replaces the last chunk)
-        elif framing != BODY_CHUNKED:
-            data = body
-        elif state == _START_PENDING:  # the whole body is known: a Content-Length
-            self._head = self._length_head(len(body))
-            data = body
-        else:
-            data = encode_chunk(body) + LAST_CHUNK
-        if not more_body:
-            # ASGI: the response completes with the last trailers message; the bytes
-            # that end it (with the head, if still held) wait for it.
-            self._state = _AWAIT_TRAILERS
-            self._tail = self._head + data if state == _START_PENDING else data
-            self._tail_whole = state == _START_PENDING
-            return
-        if state == _START_PENDING:
-            data = self._head + data
-            self._state = _STREAMING
-        if data:
-            if self._transport.reading_paused:
-                await self._backpressure()
-            self._transport.deliver(data)
+        if self._trailers != _SEND_TRAILERS and (
+            framing == BODY_NONE or (framing >= 0 and not self._content_remaining)
+        ):
+            self._wire_complete()
 
     async def _backpressure(self) -> None:
         await self._transport.wait_reading_resumed()  # the client's buffer is full
@@ -474,10 +477,12 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
                 raise  # KeyboardInterrupt, SystemExit: not ours to swallow
         else:
             self._finish()
-            if self._whole_response is not None or self._pending:
-                self._flush_pending()
             state = self._state
-            if state != _COMPLETE and not self.disconnected:
+            if state == _COMPLETE:
+                if self._whole_response is not None or self._pending:
+                    self._flush_pending()
+            elif not self.disconnected:
+                # Like an exception: what this last step held is replaced or failed.
                 self._app_failed(
                     ASGIAppError(
                         "ASGI application returned without sending 'http.response.start'"
@@ -497,43 +502,53 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         self._transport.app_finished(self)
 
     def _app_failed(self, exc: BaseException, propagate_exceptions: bool) -> None:
-        state = self._state
+        """The app raised, or ended without completing its response: what the client
+        gets depends on how much of the response reached it (README, "Failures")."""
         if self.disconnected:
             if not isinstance(exc, ClientDisconnectedError):
                 logger.error("Exception in ASGI application after the client left", exc_info=exc)
             return
-        if state == _AWAIT_TRAILERS:
-            # The held end of the response is dropped: as with an unfinished body.
-            self._tail = b""
-            state = _START_PENDING if self._tail_whole else _STREAMING
-        if state == _COMPLETE:
-            if self._whole_response is not None and propagate_exceptions:
-                # The app sent a whole (error) response and raised in the same step:
-                # the exception is what the client gets, as with httpx's ASGITransport.
-                self._whole_response = None
-                self._transport.fail_pending_response(exc)
-                return
-            self._flush_pending()
+        whole = self._whole_response
+        if whole is not None and propagate_exceptions:
+            # The app sent a whole (error) response and raised in the same step: the
+            # exception is what the client gets, as with httpx's ASGITransport.
+            self._whole_response = None
+            self._state = _COMPLETE
+            self._transport.fail_pending_response(exc)
+            return
+        if whole is not None:
+            self._flush_pending()  # the app's own response, then as below
+        if self._wire_done:
+            # The client has the whole response and may be reusing the connection:
+            # the error is logged (as uvicorn does) and the connection is not reused.
             logger.error("Exception in ASGI application after the response completed",
                          exc_info=exc)
+            self._transport.app_failed_after_response(self)
             return
-        if state == _STREAMING:
-            self._flush_pending()  # what the app sent before failing reaches the client
+        state = self._state
+        self._state = _COMPLETE
+        self._plain_chunks = False
+        if state != _NOT_STARTED and not self._head:  # the head reached the client
+            self._deliver_pending()  # what the app sent before failing reaches the client
             if not propagate_exceptions:
                 logger.error("Exception in ASGI application after the response started",
                              exc_info=exc)
-            self._state = _COMPLETE
-            self._plain_chunks = False
             self._transport.fail_response_body(
                 exc, f"ASGI application failed after the response started: {exc!r}"
             )
             return
-        # Nothing reached the client yet (a pending head is discarded).
-        self._state = _COMPLETE
-        self._plain_chunks = False
+        # Nothing reached the client yet: a held head and body are discarded.
+        self._head = b""
+        self._pending = []
+        self._pending_size = 0
         if propagate_exceptions:
             self._transport.fail_pending_response(exc)
-        else:
-            logger.error("Exception in ASGI application", exc_info=exc)
-            self._transport.deliver(INTERNAL_ERROR_RESPONSE)
-            self._transport.response_complete(self)
+            return
+        logger.error("Exception in ASGI application", exc_info=exc)
+        # RFC 9110 §9.3.2: no content in a response to HEAD. The app failed, so the
+        # connection closes after the 500 and says so (RFC 9112 §9.6).
+        self._transport.deliver(
+            _INTERNAL_ERROR_HEAD if self.scope["method"] == "HEAD" else _INTERNAL_ERROR
+        )
+        self._wire_done = True
+        self._transport.response_complete(self, close=True)

@@ -22,7 +22,6 @@ from .exceptions import ASGIProtocolError, ClientDisconnectedError
 if TYPE_CHECKING:
     import asyncio
 
-    from ._cycle import RequestCycle
     from ._transport import InMemoryTransport
     from ._types import Message, Scope
 
@@ -44,7 +43,7 @@ NOT_STARTED: Final = 0
 START_PENDING: Final = 1  # http.response.start received, head not yet delivered
 STREAMING: Final = 2  # head delivered, body in progress
 COMPLETE: Final = 3
-AWAIT_TRAILERS: Final = 4  # final body sent, trailers promised: its end is held
+AWAIT_TRAILERS: Final = 4  # final body sent, trailers promised (a chunked body's end waits)
 
 # http.response.start "trailers": True (ASGI HTTP Trailers).
 DROP_TRAILERS: Final = 1  # validated, not sent: no "TE: trailers", or no body
@@ -156,13 +155,17 @@ def early_hint(links: object) -> bytes:
 def open_pathsend(path: object) -> tuple[IO[bytes], int]:
     """Open the file of an ``http.response.pathsend``; return it and its size.
 
-    The path must be an absolute str (ASGI Path Send); a missing or unreadable file
+    ASGI Path Send asks for an absolute path as a str. A relative one (Starlette's
+    ``FileResponse("image.png")``) is resolved against the current directory when it
+    is sent, as Granian and uvicorn's file reading do. A missing or unreadable file
     raises the OSError of ``open()``, which names the path.
     """
-    if not isinstance(path, str) or not os.path.isabs(path) or "\x00" in path:
+    if not isinstance(path, str) or not path or "\x00" in path:
         raise ASGIProtocolError(
-            f"'http.response.pathsend' path must be an absolute path as a str, got {path!r:.200}"
+            f"'http.response.pathsend' path must be a file path as a non-empty str "
+            f"without NUL, got {path!r:.200}"
         )
+    path = os.path.abspath(path)
     file = open(path, "rb")  # noqa: SIM115 - the caller closes it
     try:
         info = os.fstat(file.fileno())
@@ -186,6 +189,13 @@ def chunked_head(head: bytes) -> bytes:
     ]
     lines.append(b"transfer-encoding: chunked\r\n\r\n")
     return b"\r\n".join(lines)
+
+
+def close_head(head: bytes) -> bytes:
+    """``head`` (or a whole response) with ``connection: close`` after its status line:
+    the server closes the connection after this response (RFC 9112 §9.6)."""
+    end = head.index(b"\r\n") + 2
+    return b"%sconnection: close\r\n%s" % (head[:end], head[end:])
 
 
 def add_content_length(head: bytes, length: int) -> bytes:
@@ -212,9 +222,16 @@ class ExtensionSends:
         _head: bytes
         _trailers: int
         _trailer_lines: bytes
-        _tail: bytes
-        _tail_whole: bool
         _body_kind: int
+        _pending_size: int
+        _plain_chunks: bool
+        _wire_done: bool
+
+        def _hold(self, body: bytes) -> None: ...
+
+        def _deliver_pending(self) -> None: ...
+
+        def _wire_complete(self) -> None: ...
 
         async def _send_body(self, message: Message, path_send: bool = False) -> None: ...
 
@@ -327,22 +344,34 @@ class ExtensionSends:
             self._trailer_lines += fields
         if more:
             return
-        data = self._tail
-        if self._trailers == SEND_TRAILERS:  # last-chunk, trailer section, CRLF
-            data += b"0\r\n%s\r\n" % self._trailer_lines
-        self._tail = self._trailer_lines = b""
         self._state = COMPLETE
-        if self._tail_whole:  # the whole response in one step: as in _send_body
-            self._whole_response = data
-            self._schedule_flush()
-        elif data:
-            if self._transport.reading_paused:
-                await self._backpressure()
-            self._transport.deliver(data)
+        tail = b""
+        if self._trailers == SEND_TRAILERS:  # last-chunk, trailer section, CRLF
+            tail = b"0\r\n%s\r\n" % self._trailer_lines
+        elif self._framing == BODY_CHUNKED:  # (dropped trailers)
+            tail = b"0\r\n\r\n"
+        self._trailer_lines = b""
+        if not self._wire_done:
+            self._deliver_pending()  # the head and body held in this step go first
+            if tail:
+                if self._transport.reading_paused:
+                    await self._backpressure()
+                self._transport.deliver(tail)
+            self._wire_complete()
         self._drop_body()
         self._wake()  # pending receive() calls now return http.disconnect
-        if not self._tail_whole:
-            self._transport.response_complete(cast("RequestCycle", self))
+
+    def _end_body_for_trailers(self, body: bytes) -> None:
+        """The final body message of a response that promised trailers.
+
+        The body goes out as any other (coalesced until the app's step ends, ASGI:
+        what send() took is flushed); only the end of a chunked body, the last chunk
+        with the trailer section, waits for the final ``http.response.trailers``.
+        """
+        self._state = AWAIT_TRAILERS
+        self._plain_chunks = False
+        if body:
+            self._hold(body)
 
     def _send_early_hint(self, message: Message) -> None:
         """ASGI Early Hints: a 103 response (RFC 8297) before the final head."""

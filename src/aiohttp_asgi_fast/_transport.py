@@ -10,13 +10,15 @@ One transport serves many requests in sequence (keep-alive), like a TCP connecti
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+import aiohttp
 
 from . import _aiohttp_compat
 from ._cycle import RequestCycle
 from ._hotpath import RequestParser
 from ._websocket_cycle import WebSocketCycle
-from .exceptions import ClientDisconnectedError, RequestParseError
+from .exceptions import ASGIAppError, ClientDisconnectedError, RequestParseError
 
 if TYPE_CHECKING:
     from aiohttp.client_proto import ResponseHandler
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from .connector import ASGIApplicationConnector
 
 __all__ = ("InMemoryTransport",)
+
+# An app's exception of these types is never raised to the caller as is (see
+# fail_pending_response): aiohttp would take it for one of its own.
+_MISTAKABLE: Final = (OSError, asyncio.TimeoutError, aiohttp.ClientError)
 
 
 class InMemoryTransport(asyncio.Transport):
@@ -51,6 +57,11 @@ class InMemoryTransport(asyncio.Transport):
         self._cycle: RequestCycle | WebSocketCycle | None = None
         self._closing = False
         self._upgraded = False  # the parser switched protocols: no keep-alive
+        # RFC 9112 §9.3: the current request lets the connection persist ...
+        self._keep_alive = True
+        # ... and no app failed on it (an app that failed after its response reached
+        # the client ends the connection once nothing else is in flight on it).
+        self._close_after_response = False
         self.decompress_requests = connector.decompress_requests
         self._client_writing_paused = False
         self.reading_paused = False
@@ -149,7 +160,8 @@ class InMemoryTransport(asyncio.Transport):
 
     # -- RequestParser sink -----------------------------------------------------------
 
-    def on_request(self, scope: Scope, expect_continue: bool) -> None:
+    def on_request(self, scope: Scope, expect_continue: bool, keep_alive: bool = True) -> None:
+        self._keep_alive = keep_alive
         state = self._connector.state
         if state is not None:  # ASGI lifespan: each scope gets a shallow copy
             scope["state"] = state.copy()
@@ -198,19 +210,51 @@ class InMemoryTransport(asyncio.Transport):
             self._client_writing_paused = False
             self._protocol.resume_writing()
 
-    def response_complete(self, cycle: RequestCycle) -> None:
-        if (cycle.interim or self._upgraded) and not self._closing:
-            # A 1xx "final" response leaves aiohttp waiting for another, and after an
-            # upgrade request no further HTTP/1.1 can be parsed: close instead.
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection persists after the current response; if not, the
+        response says ``connection: close`` (RFC 9112 §9.6)."""
+        return self._keep_alive and not self._close_after_response
+
+    def response_complete(self, cycle: RequestCycle, close: bool = False) -> None:
+        """The last byte of ``cycle``'s response reached the client."""
+        if self._closing:
+            return
+        if close or not self.keep_alive or cycle.interim or self._upgraded:
+            # RFC 9112 §9.6: after a request or response with "close" the server
+            # closes; a 1xx "final" response leaves aiohttp waiting for another; after
+            # an upgrade request no further HTTP/1.1 can be parsed.
             self._close_from_server()
+
+    def app_failed_after_response(self, cycle: RequestCycle) -> None:
+        """``cycle``'s app failed after its whole response reached the client: the
+        connection is not reused. The client may already have sent its next request
+        on it: that one completes (its response says ``connection: close``) first."""
+        if self._closing:
+            return
+        current = self._cycle
+        if isinstance(current, WebSocketCycle):
+            return  # the connection switched protocols: it is never reused
+        if current is cycle or current is None or current._wire_done:
+            self._close_from_server()
+        else:
+            self._close_after_response = True
 
     def app_finished(self, cycle: RequestCycle | WebSocketCycle) -> None:
         self._connector._app_finished(cycle)
 
     def fail_pending_response(self, exc: BaseException) -> None:
-        """The response cannot start: the client's pending request raises ``exc``."""
+        """The response cannot start: the client's pending request raises ``exc``, or
+        ASGIAppError caused by it where aiohttp would take ``exc`` for its own error."""
         if self._closing:
             return
+        if isinstance(exc, _MISTAKABLE):
+            # aiohttp turns an OSError into ClientOSError, takes a TimeoutError for its
+            # own timeout and retries an idempotent request after ClientOSError or
+            # ServerDisconnectedError (calling the app twice): wrap it instead.
+            error = ASGIAppError(f"ASGI application raised {exc!r:.300}")
+            error.__cause__ = exc
+            exc = error
         _aiohttp_compat.fail_pending_response(self._protocol, exc)
         self._close_from_server()
 

@@ -188,12 +188,13 @@ class ASGIApplicationConnector(BaseConnector):
         # Same contract as UnixConnector._create_connection: return a connected protocol.
         url = req.url
         scheme = url.scheme
+        port = url.port  # yarl: the explicit port (0 too), else the scheme's default
         protocol = _aiohttp_compat.new_response_protocol(self)
         transport = InMemoryTransport(
             self,
             protocol,
             scheme=scheme,
-            server=(url.raw_host or "", url.port or _DEFAULT_PORTS.get(scheme)),
+            server=(url.raw_host or "", _DEFAULT_PORTS.get(scheme) if port is None else port),
             client=self._client,
             root_path=self._root_path,
         )

@@ -22,7 +22,10 @@ class ASGIAppError(RuntimeError):
     """The application ended without producing a complete response.
 
     For example it returned before ``http.response.start``, or before the final
-    ``http.response.body`` of a response it had started.
+    ``http.response.body`` of a response it had started. Also raised, with the app's
+    exception as ``__cause__``, for an exception that aiohttp's client would take for
+    one of its own: an ``OSError`` (``FileNotFoundError``, ``ConnectionResetError``,
+    ``TimeoutError``), ``asyncio.TimeoutError`` or an ``aiohttp.ClientError``.
     """
 
 
