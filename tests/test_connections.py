@@ -80,6 +80,51 @@ async def test_limits_cap_concurrent_app_calls(option: str) -> None:
     assert peak == 2
 
 
+async def test_limit_caps_requests_in_flight_not_calls_whose_client_left() -> None:
+    # Issue 10 #5, as documented on running_app_calls: apps that ignore the
+    # disconnect keep running after their client timed out, without holding a slot.
+    active = 0
+    peak_waiting = 0
+    release = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal active, peak_waiting
+        active += 1
+        try:
+            if scope["path"] == "/stubborn":
+                await release.wait()  # ignores http.disconnect
+            else:
+                peak_waiting = max(peak_waiting, active)
+                await asyncio.sleep(0.01)
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"ok"})
+        finally:
+            active -= 1
+
+    connector = ASGIApplicationConnector(app, limit=5)
+    async with ClientSession(base_url="http://testserver", connector=connector) as session:
+        async def stubborn() -> None:
+            with pytest.raises(asyncio.TimeoutError):
+                await session.get("/stubborn", timeout=aiohttp.ClientTimeout(total=0.05))
+
+        for _ in range(4):  # (a request queued for a slot would time out queued)
+            await asyncio.gather(*(stubborn() for _ in range(5)))
+        assert connector.running_app_calls == 20  # all of them outlived their client
+        assert active == 20
+
+        async def one() -> bytes:
+            async with session.get("/") as resp:
+                return await resp.read()
+
+        # Requests whose clients wait are capped at 5 (plus the 20 that were left).
+        assert await asyncio.gather(*(one() for _ in range(12))) == [b"ok"] * 12
+        assert peak_waiting - 20 <= 5
+        release.set()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert connector.running_app_calls == 0
+
+
 async def test_shared_connector_survives_a_closed_session() -> None:
     connector = ASGIApplicationConnector(json_app())
     try:

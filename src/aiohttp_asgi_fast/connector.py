@@ -160,6 +160,19 @@ class ASGIApplicationConnector(BaseConnector):
         return self._decompress_requests
 
     @property
+    def running_app_calls(self) -> int:
+        """How many app calls (HTTP requests and WebSockets) are running now.
+
+        ``limit`` caps the connections the client holds, i.e. requests in flight, as
+        on ``TCPConnector``. A call whose client went away (timeout, response released
+        early, session closed) frees its connection at once; it has been told
+        (``http.disconnect``, ``ClientDisconnectedError`` from ``send()``) and runs on
+        until it returns, uncounted by ``limit`` but counted here. Closing the
+        connector cancels whatever is still running.
+        """
+        return sum(not task.done() for task in self._app_tasks.values())
+
+    @property
     def state(self) -> dict[str, Any] | None:
         """The ASGI lifespan scope's ``"state"`` dict, as the app filled it at startup.
 
