@@ -359,28 +359,10 @@ async def test_asgi2_instance_not_returning_an_awaitable() -> None:
 # -- end to end --------------------------------------------------------------------------
 
 
-def _wired() -> bool:
-    return getattr(connector_module, "as_asgi3", None) is as_asgi3
-
-
-def _has_interface_option() -> bool:
-    init = connector_module.ASGIApplicationConnector.__init__
-    return "interface" in inspect.signature(init).parameters
-
-
 def adapted(app: Any, interface: Any = "auto") -> Any:
-    """``as_asgi3(app, interface)``, ready for ``ASGIApplicationConnector``.
-
-    The connector runs its own detection on what it is given: until connector.py calls
-    ``as_asgi3``, the older one that takes a sync ASGI 3 callable for ASGI 2; after, the
-    same ``as_asgi3``, which takes an undecidable app forced to "asgi3" for ASGI 2 again
-    (the connector's ``interface=`` option is the way to pass such an app). An
-    ``async def`` shim carries those through unchanged; everything else is passed as
-    ``as_asgi3`` returned it.
-    """
+    """``as_asgi3(app, interface)`` wrapped in an ``async def``: the connector's own
+    detection (interface="auto") takes it for ASGI 3 whatever ``app`` was."""
     app3 = as_asgi3(app, interface)
-    if inspect.iscoroutinefunction(app3) or (_wired() and detect_interface(app3) == "asgi3"):
-        return app3
 
     async def shim(scope: Scope, receive: Any, send: Any) -> None:
         await app3(scope, receive, send)
@@ -412,8 +394,6 @@ async def test_end_to_end(
     app = factory()
     if through == "as_asgi3":
         app = adapted(app)
-    elif not _wired():
-        pytest.xfail("connector.py does not use _interface.as_asgi3 yet")
     if body is None:
         await _check_websocket(app)
     else:
@@ -470,8 +450,6 @@ async def test_explicit_interface(app: Any, interface: Any, body: bytes) -> None
          "endpoint-auto"],
 )
 async def test_connector_interface_option(app: Any, interface: Any, body: bytes) -> None:
-    if not _has_interface_option():
-        pytest.xfail("ASGIApplicationConnector has no interface= option yet")
     async with make_session(app, interface=interface) as session:
         async with session.get("/x") as resp:
             assert await resp.read() == body

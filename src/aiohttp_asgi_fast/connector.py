@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Final
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import BaseConnector
 
 from . import _aiohttp_compat
+from ._interface import Interface, as_asgi3
 from ._lifespan import LifespanRunner
 from ._transport import InMemoryTransport
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from aiohttp.tracing import Trace
 
     from ._cycle import RequestCycle
-    from ._types import ASGIApp, Receive, Scope, Send
+    from ._types import ASGIApp
     from ._websocket_cycle import WebSocketCycle
 
 __all__ = ("ASGIApplicationConnector",)
@@ -47,7 +47,8 @@ class ASGIApplicationConnector(BaseConnector):
     alive and reused like TCP connections; ``limit``, ``limit_per_host``,
     ``force_close`` and ``keepalive_timeout`` mean what they mean on ``TCPConnector``.
 
-    :param app: an ASGI 3 application (an ASGI 2 double-callable is adapted).
+    :param app: an ASGI 3 application; an ASGI 2 double callable is adapted (see
+        ``interface``).
     :param root_path: ``scope["root_path"]``, the mount point; ``scope["path"]`` is the
         request path as the client sent it (as in aiohttp-asgi-connector).
     :param propagate_exceptions: when True (default) an exception the app raises before
@@ -74,6 +75,11 @@ class ASGIApplicationConnector(BaseConnector):
         gzip, deflate (and br, zstd when their libraries are installed) reach the app
         decoded, without Content-Encoding and Content-Length; default False passes the
         bytes as written.
+    :param interface: ``"auto"`` (default) tells ASGI 3 from ASGI 2 by asgiref's
+        markers, awaitable classes, coroutine functions, then the signature
+        (``(scope, receive, send)`` or ``(scope)``), taking an undecidable callable
+        (``*args``) for ASGI 2 as uvicorn does; ``"asgi3"`` uses ``app`` as it is and
+        ``"asgi2"`` always adapts it. See ``_interface.py`` for the rules.
     """
 
     def __init__(
@@ -92,9 +98,10 @@ class ASGIApplicationConnector(BaseConnector):
         lifespan_startup_timeout: float | None = 10.0,
         lifespan_shutdown_timeout: float | None = 10.0,
         decompress_requests: bool = False,
+        interface: Interface = "auto",
         **connector_options: Any,
     ) -> None:
-        self._app: ASGIApp = _as_asgi3(app)
+        self._app: ASGIApp = as_asgi3(app, interface)
         for name, value in (
             ("lifespan_startup_timeout", lifespan_startup_timeout),
             ("lifespan_shutdown_timeout", lifespan_shutdown_timeout),
@@ -270,38 +277,3 @@ class ASGIApplicationConnector(BaseConnector):
 def _retrieve_exception(task: asyncio.Task[None]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def _as_asgi3(app: Any) -> ASGIApp:
-    """Return ``app`` as an ASGI 3 single callable, adapting an ASGI 2 double callable.
-
-    Detection follows asgiref's ``guarantee_single_callable`` (ASGI spec, "Legacy
-    Applications"): a class, or a callable that is not a coroutine function, is ASGI 2.
-    """
-    if not callable(app):
-        raise TypeError(f"app must be an ASGI application (a callable), got {app!r:.100}")
-    if getattr(app, "_asgi_single_callable", False):
-        return app  # type: ignore[no-any-return]
-    double = getattr(app, "_asgi_double_callable", False)
-    if not double:
-        if inspect.isclass(app):
-            double = True
-        else:
-            call = getattr(app, "__call__", None)  # noqa: B004 - need the bound method
-            double = not (
-                inspect.iscoroutinefunction(app)
-                or (call is not None and inspect.iscoroutinefunction(call))
-            )
-    if not double:
-        return app  # type: ignore[no-any-return]
-
-    async def asgi3(scope: Scope, receive: Receive, send: Send) -> None:
-        instance = app(scope)
-        if not callable(instance):
-            raise TypeError(
-                f"ASGI 2 application {app!r:.100} returned {instance!r:.100} for a scope; "
-                "expected a coroutine function of (receive, send)"
-            )
-        await instance(receive, send)
-
-    return asgi3
