@@ -54,8 +54,9 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
 
-    def on_request(self, scope: dict[str, Any], expect_continue: bool) -> None:
-        self.calls.append(("request", scope, expect_continue))
+    def on_request(self, scope: dict[str, Any], expect_continue: bool, keep_alive: bool) -> None:
+        assert type(keep_alive) is bool and type(expect_continue) is bool
+        self.calls.append(("request", scope, expect_continue, keep_alive))
 
     def on_body(self, body: bytes | memoryview) -> None:
         # bytes, or a read-only view of an immutable feed for a large body (LARGE_BODY)
@@ -138,6 +139,7 @@ def test_simple_get_scope(hotpath: ModuleType) -> None:
                 "extensions": {},
             },
             False,
+            True,
         ),
         ("complete",),
     ]
@@ -238,6 +240,73 @@ def test_http_10_keep_alive_and_close(hotpath: ModuleType) -> None:
     parser.feed_data(get(b"/", version=b"HTTP/1.0") + b"\r\n")
     with pytest.raises(RequestParseError, match="^" + PARSE_ERROR_PREFIX):
         parser.feed_data(get(b"/again"))
+
+
+@pytest.mark.parametrize(
+    ("version", "fields", "keep_alive"),
+    [
+        (b"HTTP/1.1", [], True),
+        (b"HTTP/1.1", [b"Connection: close"], False),
+        (b"HTTP/1.1", [b"Connection: keep-alive"], True),
+        (b"HTTP/1.1", [b"Connection: Keep-Alive, CLOSE"], False),
+        (b"HTTP/1.1", [b"Connection: closed"], True),  # not the "close" option
+        (b"HTTP/1.1", [b"Proxy-Connection: close"], False),  # llhttp honours it too
+        (b"HTTP/1.1", [b"Connection: keep-alive", b"Connection: close"], False),
+        (b"HTTP/1.0", [], False),
+        (b"HTTP/1.0", [b"Connection: keep-alive"], True),
+        (b"HTTP/1.0", [b"Connection: x, keep-alive"], True),
+        (b"HTTP/1.0", [b"Proxy-Connection: Keep-Alive"], True),
+        (b"HTTP/1.0", [b"Connection: close, keep-alive"], True),  # 1.0 only looks for keep-alive
+    ],
+)
+def test_keep_alive_signal(
+    hotpath: ModuleType, version: bytes, fields: list[bytes], keep_alive: bool
+) -> None:
+    # on_request's third argument is llhttp_should_keep_alive() as of the head (RFC 9112 §9.3)
+    calls = parse(hotpath, get(b"/", *fields, version=version))
+    assert calls[0][0] == "request" and calls[0][3] is keep_alive
+    post = b"POST / %s\r\n%sContent-Length: 2\r\n\r\n" % (
+        version, b"".join(f + b"\r\n" for f in fields),
+    )
+    calls = parse(hotpath, post, b"ok")
+    assert [c[0] for c in calls] == ["request", "body", "complete"]
+    assert calls[0][3] is keep_alive
+
+
+def test_keep_alive_signal_pipelined_and_split(hotpath: ModuleType) -> None:
+    data = (
+        get(b"/a", b"Connection: keep-alive", version=b"HTTP/1.0")
+        + get(b"/b")
+        + get(b"/c", b"Proxy-Connection: close")
+    )
+    expected = [True, True, False]
+    calls = parse(hotpath, data)
+    assert [c[3] for c in calls if c[0] == "request"] == expected
+    calls = parse(hotpath, *[data[i : i + 1] for i in range(len(data))])
+    assert [c[3] for c in calls if c[0] == "request"] == expected
+
+
+def test_keep_alive_signal_is_the_heads(hotpath: ModuleType) -> None:
+    # A trailer "Connection: close" ends the connection but cannot change what
+    # on_request was told about the head.
+    data = (
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"1\r\nx\r\n0\r\nConnection: close\r\n\r\n"
+    )
+    parser, sink = make(hotpath)
+    parser.feed_data(data)
+    assert [c[0] for c in sink.calls] == ["request", "body", "complete"]
+    assert sink.calls[0][3] is True
+    with pytest.raises(RequestParseError):
+        parser.feed_data(get(b"/next"))
+
+
+def test_keep_alive_signal_on_upgrades(hotpath: ModuleType) -> None:
+    head = get(b"/ws", b"Upgrade: websocket", b"Connection: keep-alive, Upgrade")
+    assert parse(hotpath, head)[0][3] is True
+    head = get(b"/ws", b"Upgrade: websocket", b"Connection: Upgrade", version=b"HTTP/1.0")
+    assert parse(hotpath, head)[0][3] is False
+    assert parse(hotpath, b"CONNECT h:1 HTTP/1.1\r\nConnection: close\r\n\r\n")[0][3] is False
 
 
 def test_connection_close_then_data(hotpath: ModuleType) -> None:
@@ -768,7 +837,7 @@ class Pieces:
         self.pieces: list[bytes | memoryview] = []
         self.events: list[str] = []
 
-    def on_request(self, scope: dict[str, Any], expect_continue: bool) -> None:
+    def on_request(self, scope: dict[str, Any], expect_continue: bool, keep_alive: bool) -> None:
         self.events.append(scope["method"])
 
     def on_body(self, body: bytes | memoryview) -> None:

@@ -74,8 +74,9 @@ class Recorder:
         if len(self.calls) == self.fail_at:
             raise LookupError(f"sink failed at call {self.fail_at}")
 
-    def on_request(self, scope: dict[str, Any], expect_continue: bool) -> None:
-        self._record(("request", scope, expect_continue))
+    def on_request(self, scope: dict[str, Any], expect_continue: bool, keep_alive: bool) -> None:
+        assert type(keep_alive) is bool
+        self._record(("request", scope, expect_continue, keep_alive))
 
     def on_body(self, body: bytes | memoryview) -> None:
         # bytes, or a read-only view of an immutable feed for a large body (LARGE_BODY)
@@ -170,6 +171,14 @@ CORPUS = [
     b"POST / HTTP/1.0\r\nX: a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPUT / HTTP/1.1\r\n\r\n",
     b"GET / HTTP/1.1\r\nConnection: keep-alive\r\nUpgrade: websocket\r\n\r\n",
     b"POSTX / HTTP/1.0\r\n\r\n",
+    # on_request's keep_alive (RFC 9112 §9.3): HTTP/1.0 with and without keep-alive, close,
+    # Proxy-Connection, pipelined requests each with their own.
+    b"GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n",
+    b"GET /a HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n"
+    b"GET /b HTTP/1.1\r\nProxy-Connection: close\r\n\r\n",
+    b"POST /a HTTP/1.1\r\nConnection: keep-alive, close\r\nContent-Length: 1\r\n\r\nx",
+    b"GET /a HTTP/1.1\r\nConnection: closer\r\n\r\nGET /b HTTP/1.0\r\n"
+    b"Connection: close, keep-alive\r\n\r\nGET /c HTTP/1.1\r\nConnection: close\r\n\r\n",
 ]
 
 

@@ -298,7 +298,7 @@ cdef class _Callbacks:
 
     def on_headers_complete(self):
         cdef bytes url, raw_path, query
-        cdef bint upgrade
+        cdef bint upgrade, keep_alive
         try:
             method = self.method_hint
             version = self.version_hint
@@ -348,6 +348,12 @@ cdef class _Callbacks:
             scope["server"] = self.server
             scope["extensions"] = {}
             expect_continue = self.expect_continue
+            # llhttp_should_keep_alive() (RFC 9112 §9.3): without a Connection field it is
+            # the version's default, so httptools is asked only when there is one.
+            if self.connection_field:
+                keep_alive = self.hp.should_keep_alive()
+            else:
+                keep_alive = version is _V11
             upgrade = self.connection_field and self.upgrade_field
             self.url = None
             self.headers = []
@@ -362,7 +368,7 @@ cdef class _Callbacks:
                 ws_scope = _websocket_scope(scope)
                 if ws_scope is not None:
                     scope, expect_continue = ws_scope, False
-            self.sink_on_request(scope, expect_continue)
+            self.sink_on_request(scope, expect_continue, keep_alive)
         except BaseException as exc:
             self.error = exc
             raise

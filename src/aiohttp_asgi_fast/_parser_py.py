@@ -42,7 +42,9 @@ __all__ = ("RequestParser", "encode_chunk", "encode_response_head", "unmask")
 
 
 class _Sink(Protocol):
-    def on_request(self, scope: dict[str, Any], expect_continue: bool, /) -> None: ...
+    def on_request(
+        self, scope: dict[str, Any], expect_continue: bool, keep_alive: bool, /
+    ) -> None: ...
     def on_body(self, body: bytes | memoryview, /) -> None: ...
     def on_request_complete(self) -> None: ...
     def on_upgrade(self, data: bytes, /) -> None: ...
@@ -428,7 +430,10 @@ class RequestParser:
             "extensions": {},
         }
         self._connection = connection
-        self._http11 = version == "1.1"
+        self._http11 = http11 = version == "1.1"
+        # llhttp_should_keep_alive() as of the head (RFC 9112 §9.3): HTTP/1.1 unless a
+        # "close" option, HTTP/1.0 only with "keep-alive"; trailers may still add "close".
+        keep_alive = not connection & _F_CLOSE if http11 else bool(connection & _F_KEEP_ALIVE)
         pos = term + 4
         # llhttp: Upgrade + "Connection: upgrade", or CONNECT, switches protocols right
         # after the head (any body belongs to the new protocol).
@@ -438,19 +443,19 @@ class RequestParser:
                 ws_scope = websocket_scope(scope)
                 if ws_scope is not None:
                     scope, expect_continue = ws_scope, False
-            self._on_request(scope, expect_continue)
+            self._on_request(scope, expect_continue, keep_alive)
             self._on_request_complete()
             self._on_upgrade(data[pos:])
             return len(data)
         if te:
             self._state = _CHUNK_SIZE
-            self._on_request(scope, expect_continue)
+            self._on_request(scope, expect_continue, keep_alive)
         elif length > 0:
             self._state = _BODY
             self._remaining = length
-            self._on_request(scope, expect_continue)
+            self._on_request(scope, expect_continue, keep_alive)
         else:
-            self._on_request(scope, expect_continue)
+            self._on_request(scope, expect_continue, keep_alive)
             self._message_done()
         return pos
 
