@@ -23,6 +23,10 @@ run_suite() {  # venv label
     (cd "$ROOT" && AIOHTTP_ASGI_NO_EXTENSIONS= "$venv/bin/python" -I -m pytest tests -q -p no:cacheprovider)
     echo "=== tests: $label (aiohttp $aiohttp_version), pure hot path"
     (cd "$ROOT" && AIOHTTP_ASGI_NO_EXTENSIONS=1 "$venv/bin/python" -I -m pytest tests -q -p no:cacheprovider)
+    # Slow tests (deselected by default): the compiled vs pure end-to-end differential
+    # runs both hot paths itself, so once per aiohttp version, from the compiled build.
+    echo "=== slow tests: $label (aiohttp $aiohttp_version), compiled build"
+    (cd "$ROOT" && AIOHTTP_ASGI_NO_EXTENSIONS= "$venv/bin/python" -I -m pytest -m slow tests -q -p no:cacheprovider)
 }
 
 echo "=== building into $VENVS/newest"
