@@ -1,7 +1,7 @@
 """Differential tests: the compiled twin (httptools/llhttp) and the pure twin agree.
 
-Same input, same sink calls (body pieces included), same exception types; for
-response heads the same bytes or the same error message. llhttp rejects some bad
+Same input, same sink calls (body pieces included), same exception types and messages;
+for response heads the same bytes or the same error message. llhttp rejects some bad
 bytes as soon as it sees them while the pure twin may wait for the end of the line:
 when only one twin raised, the other is fed b"\\r\\n\\r\\n" (which ends any line and
 head) and must then raise too, after the same sink calls.
@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiohttp_asgi_fast._framing import (
-    PARSE_ERROR_PREFIX,
     REQUEST_METHODS,
     TARGET_CHARS,
     TCHAR,
@@ -93,7 +92,9 @@ class Recorder:
         self._record(("upgrade", data))
 
 
-def _run(mod: ModuleType, feeds: list[bytes], fail_at: int) -> tuple[list[Any], Any]:
+def _run(
+    mod: ModuleType, feeds: list[bytes], fail_at: int
+) -> tuple[list[Any], tuple[type[Exception], str] | None]:
     sink = Recorder(fail_at)
     parser = mod.RequestParser(
         sink, scheme="http", server=("testserver", 80), client=("10.0.0.1", 5), root_path="/r"
@@ -107,11 +108,9 @@ def _run(mod: ModuleType, feeds: list[bytes], fail_at: int) -> tuple[list[Any], 
             break
     if error is None:
         return sink.calls, None
-    if isinstance(error, RequestParseError):
-        assert str(error).startswith(PARSE_ERROR_PREFIX)
-    else:
+    if not isinstance(error, RequestParseError):
         assert str(error) == f"sink failed at call {fail_at}"
-    return sink.calls, type(error)
+    return sink.calls, (type(error), str(error))  # the same error, in the same words
 
 
 def assert_same(twins: tuple[ModuleType, ModuleType], feeds: list[bytes], fail_at: int = -1) -> Any:
@@ -171,6 +170,18 @@ CORPUS = [
     b"POST / HTTP/1.0\r\nX: a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPUT / HTTP/1.1\r\n\r\n",
     b"GET / HTTP/1.1\r\nConnection: keep-alive\r\nUpgrade: websocket\r\n\r\n",
     b"POSTX / HTTP/1.0\r\n\r\n",
+    # The compiled twin feeds llhttp one request at a time and hands the stream to the pure
+    # twin's parser where llhttp cannot go on: bodies ending like a request line's start
+    # ("-", "_", A-Z, SP), a request line begun after a body, chunked bodies, errors after
+    # a good request, a head split across feeds that llhttp rejects.
+    b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nAB-\r\nPOST / HTTP/1.1\r\n"
+    b"Content-Length: 2\r\n\r\nA GET / HTTP/1.1\r\n\r\n",
+    b"POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\n_GE",
+    b"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nAB\r\n0\r\n\r\n"
+    b"GET /b HTTP/1.1\r\n\r\nPOST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nBad Name: 1\r\n\r\n",
+    b"GET /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET /b HTTP/9.9\r\n\r\n",
+    b"GET /a HTTP/1.1\r\nX: \x01\r\n\r\n",
     # on_request's keep_alive (RFC 9112 §9.3): HTTP/1.0 with and without keep-alive, close,
     # Proxy-Connection, pipelined requests each with their own.
     b"GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n",

@@ -15,6 +15,7 @@ __all__ = (
     "BODY_CHUNKED",
     "BODY_NONE",
     "CONTINUE_RESPONSE",
+    "DATA_AFTER_CLOSE_MESSAGE",
     "INTERNAL_ERROR_RESPONSE",
     "LAST_CHUNK",
     "LARGE_BODY",
@@ -82,6 +83,10 @@ INTERNAL_ERROR_RESPONSE: Final = (
 
 PARSE_ERROR_PREFIX: Final = "malformed HTTP/1.1 request from aiohttp: "
 PARSER_CLOSED_MESSAGE: Final = PARSE_ERROR_PREFIX + "parser is closed after an earlier error"
+# RFC 9112 §9.6: nothing but stray CR/LF may follow a request that closes the connection.
+DATA_AFTER_CLOSE_MESSAGE: Final = (
+    PARSE_ERROR_PREFIX + "data after a request that closes the connection"
+)
 
 # Upper bound on a request head (request line + header fields, RFC 9112 §2.1) and on
 # a chunked trailer section: the pure parser must not buffer without bound.

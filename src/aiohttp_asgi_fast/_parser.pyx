@@ -3,9 +3,13 @@
 
 Cython over httptools.HttpRequestParser (llhttp in strict mode); the twin of the
 pure-Python ``_parser_py`` with the same names, signatures, sink calls and
-exceptions. llhttp checks the request syntax; this module adds the checks llhttp
-leaves to its caller (HTTP/1.0 or 1.1 only, request-target forms, Transfer-Encoding)
-before the sink hears of a request, and encodes response heads with C lookup tables.
+exceptions. llhttp reads the common requests' heads and Content-Length bodies; this
+module adds the checks llhttp leaves to its caller (HTTP/1.0 or 1.1 only,
+request-target forms, Transfer-Encoding) before the sink hears of a request, and
+encodes response heads with C lookup tables. Whatever llhttp cannot take on (a head
+it or those checks reject, a chunked body) the pure twin's parser reads from a
+request's (or body's) first byte, so errors and their messages are the pure twin's
+by construction; it hands the stream back between requests.
 """
 
 cimport cython
@@ -43,6 +47,7 @@ from ._framing import (
     MAX_STATUS,
     MAX_UINT64,
     MIN_STATUS,
+    DATA_AFTER_CLOSE_MESSAGE,
     PARSE_ERROR_PREFIX,
     PARSER_CLOSED_MESSAGE,
     REQUEST_METHODS,
@@ -52,6 +57,7 @@ from ._framing import (
     VALUE_FORBIDDEN,
     websocket_scope,
 )
+from ._parser_py import RequestParser as _PureRequestParser
 from .exceptions import ASGIProtocolError, RequestParseError
 
 cdef extern from "Python.h":
@@ -92,6 +98,7 @@ cdef dict _METHODS = {m.encode("ascii"): m for m in REQUEST_METHODS}
 cdef str _V11 = "1.1"
 cdef str _GET = _METHODS[b"GET"]
 cdef str _POST = _METHODS[b"POST"]
+cdef str _CONNECT = _METHODS[b"CONNECT"]
 cdef object _websocket_scope = websocket_scope
 cdef str _V10 = "1.0"
 cdef dict _SCOPE_TEMPLATE = dict.fromkeys(
@@ -105,11 +112,22 @@ cdef enum:
     _TE_OTHER = 1
     _TE_CHUNKED = 2
 
-cdef enum:
-    _PARSING = 0
+cdef enum:  # RequestParser states
+    _PARSING = 0  # llhttp reads the requests
     _UPGRADED = 1
     _DEAD = 2
-    _CLOSED = 3  # a large body ended a request that closes the connection
+    _CLOSED = 3  # after a request that closes the connection (RFC 9112 §9.6)
+    _DELEGATED = 4  # the pure twin's parser reads them (see RequestParser)
+
+cdef enum:  # what an exception raised in a callback means
+    _E_SINK = 0  # the sink's (or the unknown): re-raised unchanged
+    _E_HEAD = 1  # llhttp or a check here rejected the head
+    _E_NEXT = 2  # a second request began in this feed: stop at it
+    _E_BODY = 3  # the body is for the pure twin's parser (chunked)
+
+
+class _Stop(Exception):
+    """Raised in a callback to stop llhttp; never leaves this module."""
 
 
 cdef inline object _error(str detail):
@@ -174,6 +192,20 @@ cdef int _transfer_coding(bytes value, int te) except -1:
     return _TE_CHUNKED if final.lstrip(b" \t").rstrip(b" ") == b"chunked" else _TE_OTHER
 
 
+cdef str _version_hint(const char* s, Py_ssize_t n):
+    """The version of the request line that begins ``s`` if it ends within ``n`` bytes
+    (llhttp checks it): spares httptools' get_http_version(), a str.format."""
+    cdef const char* lf = <const char*>memchr(s, b"\n", n)
+    cdef Py_ssize_t end = lf - s if lf != NULL else 0  # "HTTP/1.x" CR LF ends the line
+    if end < 10 or s[end - 1] != b"\r" or memcmp(s + end - 10, b" HTTP/1.", 8):
+        return None
+    if s[end - 2] == b"1":
+        return _V11
+    if s[end - 2] == b"0":
+        return _V10
+    return None
+
+
 cdef tuple _split_target(str method, bytes target):
     """Return ``(raw_path, query_string)`` of a request-target (RFC 9112 §3.2)."""
     cdef const unsigned char* s = <const unsigned char*>PyBytes_AS_STRING(target)
@@ -219,52 +251,34 @@ cdef tuple _split_target(str method, bytes target):
 cdef class _Callbacks:
     """The httptools protocol: holds no reference to the parser that calls it."""
 
-    cdef object hp  # the httptools parser, only while RequestParser.feed_data runs
-    cdef object error  # what a callback raised, re-raised unchanged by feed_data
+    cdef object hp  # the httptools parser, only while RequestParser._feed_httptools runs
+    cdef object error  # what a callback raised ...
+    cdef int error_kind  # ... and what it means (_E_*)
     cdef object sink_on_request, sink_on_body, sink_on_request_complete
     cdef object scheme, server, client, root_path
     cdef bytes url
     cdef list headers
-    cdef Py_ssize_t head_size
-    cdef bint in_body  # the head is done: further on_header calls are trailers
+    cdef bint at_start  # between requests: the next byte llhttp gets begins one
+    cdef bint in_body  # the head is done
     cdef bint expect_continue
     cdef bint connection_field  # a Connection or Proxy-Connection field was seen
     cdef bint upgrade_field  # an Upgrade field was seen
-    # The next request's version and method when its request line began a feed
-    # (read_request_line); None: ask httptools.
-    cdef str version_hint, method_hint
+    # The request's method (read at its start) and its version when its request line
+    # was whole in the feed it began in; None: ask httptools.
+    cdef str method_hint, version_hint
     cdef int te
-    cdef object content_length  # this message's Content-Length (llhttp checked it), or None
-    cdef Py_ssize_t body_seen  # body bytes httptools passed on for this message
-
-    cdef void read_request_line(self, bytes data):
-        """Read the version and a GET or POST method off the request line that begins
-        ``data`` (llhttp checks it): spares httptools' get_http_version(), a
-        str.format, and get_method(). Only a complete line counts: a method split
-        across feeds is never "GET" or "POST" in its second part (no method ends so)."""
-        cdef const char* s = PyBytes_AS_STRING(data)
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
-        cdef const char* lf = <const char*>memchr(s, b"\n", n if n < _MAX_HEAD else _MAX_HEAD)
-        cdef Py_ssize_t end = lf - s if lf != NULL else 0  # "HTTP/1.x" CR LF ends the line
-        self.version_hint = self.method_hint = None
-        if end < 10 or s[end - 1] != b"\r" or memcmp(s + end - 10, b" HTTP/1.", 8):
-            return
-        if s[end - 2] == b"1":
-            self.version_hint = _V11
-        elif s[end - 2] == b"0":
-            self.version_hint = _V10
-        else:
-            return
-        if memcmp(s, b"GET ", 4) == 0:
-            self.method_hint = _GET
-        elif memcmp(s, b"POST ", 5) == 0:
-            self.method_hint = _POST
+    cdef object content_length  # this request's Content-Length (llhttp checked it), or None
+    cdef Py_ssize_t body_seen  # body bytes httptools passed on for this request
+    cdef Py_ssize_t completed  # requests llhttp completed during the current feed
+    # The last head's Content-Length (or None), framing, version and keep-alive.
+    cdef object length
+    cdef bint chunked, http11, keep_alive
 
     def on_url(self, bytes url):
         try:
-            self.head_size += PyBytes_GET_SIZE(url)
-            if self.head_size > _MAX_HEAD:
-                raise _error(f"request head larger than {_MAX_HEAD} bytes")
+            if self.completed:  # a second request began in this feed: stop at it
+                self.error_kind = _E_NEXT
+                raise _Stop()
             self.url = url if self.url is None else self.url + url
         except BaseException as exc:
             self.error = exc
@@ -273,11 +287,6 @@ cdef class _Callbacks:
     def on_header(self, bytes name, bytes value):
         cdef Py_ssize_t n = PyBytes_GET_SIZE(name)
         try:
-            self.head_size += n + PyBytes_GET_SIZE(value) + 4
-            if self.head_size > _MAX_HEAD:
-                raise _error(f"request head larger than {_MAX_HEAD} bytes")
-            if self.in_body:
-                return  # a trailer field, checked by llhttp; ASGI has no request trailers
             name = _lower(name)
             self.headers.append((name, value))
             if n == 6:
@@ -293,44 +302,50 @@ cdef class _Callbacks:
             elif n == 14 and name == b"content-length":
                 self.content_length = int(value)  # 1*DIGIT and OWS: llhttp checked it
         except BaseException as exc:
+            self.error_kind = _E_HEAD
             self.error = exc
             raise
 
     def on_headers_complete(self):
         cdef bytes url, raw_path, query
-        cdef bint upgrade, keep_alive
+        cdef bint upgrade = False, keep_alive, chunked, switch
         try:
             method = self.method_hint
             version = self.version_hint
             self.method_hint = self.version_hint = None
-            if method is None:
-                method_name = self.hp.get_method()
-                method = _METHODS.get(method_name)
-            else:
-                method_name = b"GET" if method is _GET else b"POST"
-            if version is None:
-                # Without Connection options llhttp_should_keep_alive() is true only
-                # for HTTP/1.1 (of the 0.9, 1.0, 1.1, 2.0 llhttp takes).
-                if not self.connection_field and self.hp.should_keep_alive():
-                    version = _V11
-                else:
-                    version = self.hp.get_http_version()
-                    if version == _V11:
+            try:
+                if method is None:  # (each request start sets it)
+                    method = _METHODS.get(self.hp.get_method())
+                    if method is None:
+                        raise _error("unsupported method")
+                if version is None:
+                    # Without Connection options llhttp_should_keep_alive() is true only
+                    # for HTTP/1.1 (of the 0.9, 1.0, 1.1, 2.0 llhttp takes).
+                    if not self.connection_field and self.hp.should_keep_alive():
                         version = _V11
-                    elif version == _V10:
-                        version = _V10
                     else:
-                        raise _error(f"unsupported HTTP version {version}")
-            if method is None:
-                raise _error(f"unsupported method {method_name!r}")
-            # The pure twin counts raw head bytes; for aiohttp's "Name: value" lines
-            # this is the same: request line, CRLFs and the final CRLF.
-            if self.head_size + len(method_name) + 14 > _MAX_HEAD:
-                raise _error(f"request head larger than {_MAX_HEAD} bytes")
-            if self.te == _TE_OTHER:  # RFC 9112 §6.3 (4): the body length is unknown
-                raise _error("Transfer-Encoding whose final coding is not chunked")
-            url = self.url
-            raw_path, query = _split_target(method, url if url is not None else b"")
+                        version = self.hp.get_http_version()
+                        if version == _V11:
+                            version = _V11
+                        elif version == _V10:
+                            version = _V10
+                        else:
+                            raise _error(f"unsupported HTTP version {version}")
+                if self.te == _TE_OTHER:  # RFC 9112 §6.3 (4): the body length is unknown
+                    raise _error("Transfer-Encoding whose final coding is not chunked")
+                url = self.url
+                raw_path, query = _split_target(method, url if url is not None else b"")
+            except BaseException:
+                self.error_kind = _E_HEAD  # the pure twin's parser says what is wrong
+                raise
+            # llhttp_should_keep_alive() (RFC 9112 §9.3): without a Connection field it is
+            # the version's default, so httptools is asked only when there is one.
+            if self.connection_field:
+                keep_alive = self.hp.should_keep_alive()
+                if self.upgrade_field:
+                    upgrade = self.hp.should_upgrade()
+            else:
+                keep_alive = version is _V11
             # Copying a template keeps the key order and beats a 13-item dict literal.
             scope = _SCOPE_TEMPLATE.copy()
             scope["asgi"] = {"version": _ASGI_VERSION, "spec_version": _ASGI_SPEC_VERSION}
@@ -348,27 +363,27 @@ cdef class _Callbacks:
             scope["server"] = self.server
             scope["extensions"] = {}
             expect_continue = self.expect_continue
-            # llhttp_should_keep_alive() (RFC 9112 §9.3): without a Connection field it is
-            # the version's default, so httptools is asked only when there is one.
-            if self.connection_field:
-                keep_alive = self.hp.should_keep_alive()
-            else:
-                keep_alive = version is _V11
-            upgrade = self.connection_field and self.upgrade_field
+            chunked = self.te == _TE_CHUNKED
+            self.length = self.content_length
+            self.chunked = chunked
+            self.http11 = version is _V11
+            self.keep_alive = keep_alive
             self.url = None
             self.headers = []
             self.expect_continue = self.connection_field = self.upgrade_field = False
             self.te = _TE_NONE
-            self.head_size = 0
             self.in_body = True
-            # llhttp sets the upgrade flag before this callback runs: a GET that
-            # switches protocols may be a WebSocket opening handshake (RFC 6455 §4.1).
-            # (Only with Upgrade and Connection fields: RFC 9110 §7.8.)
-            if method is _GET and upgrade and self.hp.should_upgrade():
+            # llhttp switches protocols after an Upgrade head (upgrade set before this
+            # callback runs) or CONNECT; a GET may be a WebSocket opening (RFC 6455 §4.1).
+            switch = upgrade or method is _CONNECT
+            if upgrade and method is _GET:
                 ws_scope = _websocket_scope(scope)
                 if ws_scope is not None:
                     scope, expect_continue = ws_scope, False
             self.sink_on_request(scope, expect_continue, keep_alive)
+            if chunked and not switch:
+                self.error_kind = _E_BODY  # the pure twin's parser reads the chunked body
+                raise _Stop()
         except BaseException as exc:
             self.error = exc
             raise
@@ -385,7 +400,8 @@ cdef class _Callbacks:
     def on_message_complete(self):
         try:
             self.in_body = False
-            self.head_size = 0
+            self.at_start = True
+            self.completed += 1
             self.content_length = None
             self.body_seen = 0
             self.sink_on_request_complete()
@@ -394,16 +410,48 @@ cdef class _Callbacks:
             raise
 
 
+cdef inline bint _clean_end(data):
+    """Whether llhttp, after a request that ended in ``data``, can only have read CR/LF
+    (RFC 9112 §2.2) past it: the first bytes of a next request line (llhttp's method
+    letters, "-", "_", then SP) never end in any other byte, and its URL stops us."""
+    cdef unsigned char c
+    if PyBytes_Check(data):
+        c = PyBytes_AS_STRING(data)[PyBytes_GET_SIZE(data) - 1]
+    else:
+        c = bytes(memoryview(data).cast("B")[-1:])[0]
+    return not (65 <= c <= 90 or c == 45 or c == 95 or c == 32)
+
+
+cdef bytes _tail(data, Py_ssize_t k):
+    """``data[k:]`` as bytes, for bytes, bytearray or any contiguous buffer."""
+    if PyBytes_Check(data):
+        return data[k:] if k else data
+    return bytes(memoryview(data).cast("B")[k:])
+
+
 @cython.final
 cdef class RequestParser:
-    """Parse the request bytes aiohttp writes on one in-memory connection."""
+    """Parse the request bytes aiohttp writes on one in-memory connection.
+
+    llhttp (through httptools) reads heads and Content-Length bodies, one request per
+    ``feed_data`` of httptools' parser: this class finds where each request starts and
+    ends, so it can read the method at the start and hand the stream to the pure twin's
+    parser (``_parser_py``) where llhttp cannot go on: a head llhttp or a check here
+    rejects (the pure parser re-reads it from its first byte and raises the same error
+    the pure twin raises), a chunked body, a request found only after llhttp read past
+    the previous one. The pure parser hands the stream back between requests.
+    """
 
     cdef object _hp
     cdef _Callbacks _callbacks
-    cdef object _on_upgrade
+    cdef object _sink, _on_upgrade
+    cdef object _pure  # the pure twin's parser while _DELEGATED
     cdef int _state
     cdef unsigned long long _body_left  # of a large Content-Length body parsed here
     cdef bint _keep_alive_after  # ... and whether the connection stays open after it
+    cdef list _head  # the bytes so far of a head split across feeds (for a hand-over)
+    cdef Py_ssize_t _head_len
+    cdef Py_ssize_t _max_head
 
     def __init__(self, sink, *, scheme, server, client, root_path):
         cdef _Callbacks callbacks = _Callbacks.__new__(_Callbacks)
@@ -415,66 +463,302 @@ cdef class RequestParser:
         callbacks.client = client
         callbacks.root_path = root_path
         callbacks.headers = []
+        callbacks.at_start = True
+        self._sink = sink
         self._on_upgrade = sink.on_upgrade
         self._callbacks = callbacks
         self._hp = HttpRequestParser(callbacks)
         self._state = _PARSING
+        self._max_head = _MAX_HEAD
 
     def feed_data(self, data):
         """Parse ``data``, calling the sink; any exception leaves the parser dead."""
         cdef _Callbacks callbacks = self._callbacks
-        cdef Py_ssize_t pos, term, n
+        cdef Py_ssize_t k
         if self._state != _PARSING:
-            if self._state == _DEAD:
-                raise RequestParseError(PARSER_CLOSED_MESSAGE)
+            self._feed_elsewhere(data)
+            return
+        if not self._body_left and (not callbacks.at_start or len(data) < _LARGE_BODY):
+            k = self._feed_httptools(data)  # the common path
+            if k >= 0:
+                self._pass_on(data, k)
+            return
+        self._feed_large(data)
+
+    cdef int _feed_elsewhere(self, data) except -1:
+        if self._state == _DEAD:
+            raise RequestParseError(PARSER_CLOSED_MESSAGE)
+        try:
             if self._state == _CLOSED:
                 self._check_closed(data)
-                return
-            try:
+            elif self._state == _UPGRADED:
                 self._on_upgrade(bytes(data))
-            except BaseException:
-                self._state = _DEAD
-                raise
-            return
-        if not self._body_left and (
-            callbacks.in_body or callbacks.head_size or len(data) < _LARGE_BODY
-        ):
-            self._feed_httptools(data)  # the common path
-            return
-        # A large feed at a message start (a head with its body, as aiohttp joins
-        # them) or the body of a large request: heads go to httptools, a large
-        # Content-Length body is cut here without copying (see LARGE_BODY).
-        try:
-            if not PyBytes_Check(data):
-                data = bytes(data)  # views of it are kept: it must be immutable
-            pos = 0
-            n = PyBytes_GET_SIZE(data)
-            while pos < n and self._state == _PARSING:
-                if self._body_left:
-                    pos = self._feed_large_body(data, pos)
-                    continue
-                term = -1
-                if not callbacks.in_body and not callbacks.head_size:
-                    term = data.find(b"\r\n\r\n", pos)
-                if term < 0:
-                    self._feed_httptools(data[pos:] if pos else data)
-                    return
-                self._feed_httptools(data[pos:term + 4], False)
-                pos = term + 4
-            if self._state == _UPGRADED:  # the rest is the new protocol's, even b""
-                self._on_upgrade(data[pos:])
-            elif pos < n and self._state == _CLOSED:
-                self._check_closed(data[pos:])
+            else:
+                self._feed_pure(data)
         except BaseException:
             self._state = _DEAD
             raise
+        return 0
+
+    cdef int _pass_on(self, data, Py_ssize_t k) except -1:
+        """Give ``data[k:]``, where llhttp stopped, to what reads the stream now."""
+        try:
+            if self._state == _UPGRADED:  # the rest is the new protocol's, even b""
+                self._on_upgrade(_tail(data, k))
+            elif self._state == _DELEGATED:
+                self._feed_pure(_tail(data, k))
+            elif self._state == _CLOSED and k < len(data):
+                self._check_closed(_tail(data, k))
+        except BaseException:
+            self._state = _DEAD
+            raise
+        return 0
 
     cdef int _check_closed(self, data) except -1:
         # RFC 9112 §9.6: nothing follows a request that closes the connection; llhttp
         # (and the pure twin) tolerate stray CR/LF only.
         if bytes(data).strip(b"\r\n"):
             self._state = _DEAD
-            raise _error("data after a request that closes the connection")
+            raise RequestParseError(DATA_AFTER_CLOSE_MESSAGE)
+        return 0
+
+    # -- the pure twin's parser --------------------------------------------------------
+
+    cdef int _delegate(self, list pieces) except -1:
+        """Let the pure twin's parser read the stream from a request's first byte on:
+        ``pieces`` (that request's bytes from earlier feeds) here, the rest of this feed
+        from _pass_on."""
+        cdef _Callbacks callbacks = self._callbacks
+        self._pure = _PureRequestParser(
+            self._sink, scheme=callbacks.scheme, server=callbacks.server,
+            client=callbacks.client, root_path=callbacks.root_path,
+        )
+        self._state = _DELEGATED
+        self._hp = None
+        self._head = None
+        self._head_len = 0
+        if pieces is not None:
+            try:
+                for piece in pieces:
+                    self._pure.feed_data(piece)
+            except BaseException:
+                self._state = _DEAD
+                raise
+        return 0
+
+    cdef int _feed_pure(self, data) except -1:
+        self._pure.feed_data(data)
+        if self._pure._idle():  # between requests again: back to llhttp
+            self._resume_llhttp()
+        return 0
+
+    cdef int _resume_llhttp(self) except -1:
+        cdef _Callbacks callbacks = self._callbacks
+        self._pure = None
+        self._state = _PARSING
+        self._head = None
+        self._head_len = 0
+        callbacks.at_start = True
+        callbacks.in_body = False
+        callbacks.url = None
+        callbacks.headers = []
+        callbacks.expect_continue = callbacks.connection_field = callbacks.upgrade_field = False
+        callbacks.te = _TE_NONE
+        callbacks.method_hint = callbacks.version_hint = None
+        callbacks.content_length = None
+        callbacks.body_seen = 0
+        self._hp = HttpRequestParser(callbacks)
+        return 0
+
+    cdef Py_ssize_t _head_end(self, data, Py_ssize_t start) except -2:
+        """Where the head that began at ``start`` (or, with start 0, in an earlier feed)
+        ends in ``data``: after its first CRLF CRLF (llhttp accepted it: no bare LF)."""
+        carry = b"".join(self._head)[-3:] if self._head is not None else b""
+        return start + (carry + _tail(data, start)).find(b"\r\n\r\n") + 4 - len(carry)
+
+    cdef Py_ssize_t _hand_over_body(self, data, Py_ssize_t start) except -2:
+        """The sink has the head; the pure twin's parser reads the body from its end."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef Py_ssize_t end = self._head_end(data, start)
+        self._delegate(None)
+        self._pure._resume_body(
+            callbacks.length or 0, callbacks.chunked, callbacks.http11, callbacks.keep_alive
+        )
+        return end
+
+    cdef Py_ssize_t _after_request(
+        self, data, Py_ssize_t start, bint began_in_body, Py_ssize_t seen_before, bint failed
+    ) except -2:
+        """A request ended in ``data`` and llhttp read on: find where it ended; what
+        follows goes to the pure twin's parser unless it is CR/LF only."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef Py_ssize_t end
+        if began_in_body:
+            end = callbacks.length - seen_before
+        else:
+            end = self._head_end(data, start) + (callbacks.length or 0)
+        self._head = None
+        self._head_len = 0
+        if not callbacks.keep_alive:  # RFC 9112 §9.6: only CR/LF may follow
+            self._state = _CLOSED
+            return end
+        if not _tail(data, end).strip(b"\r\n"):
+            if failed:
+                self._resume_llhttp()
+            return -1
+        self._delegate(None)
+        return end
+
+    # -- llhttp ------------------------------------------------------------------------
+
+    cdef Py_ssize_t _begin(self, bytes data) except -2:
+        """At a request's start: skip CR/LF (RFC 9112 §2.2), read the method and, if the
+        request line is whole here, the version. Return where the request begins (the
+        pure twin's parser has it if llhttp cannot read it), or -1 if it does not yet."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef const unsigned char* s = <const unsigned char*>PyBytes_AS_STRING(data)
+        cdef Py_ssize_t i = 0, j, term, n = PyBytes_GET_SIZE(data)
+        cdef str method
+        while i < n and (s[i] == 13 or s[i] == 10):
+            i += 1
+        if i == n:
+            return -1
+        if n - i >= 4 and memcmp(s + i, b"GET ", 4) == 0:
+            method = _GET
+        elif n - i >= 5 and memcmp(s + i, b"POST ", 5) == 0:
+            method = _POST
+        else:
+            j = i
+            while j < n and _TCHAR_T[s[j]]:
+                j += 1
+            method = _METHODS.get(data[i:j]) if j < n and s[j] == 32 else None
+            if method is None:  # not one llhttp reads, or not whole here
+                self._delegate(None)
+                return i
+        if n - i > self._max_head:  # the pure twin's parser says how large the head is
+            term = data.find(b"\r\n\r\n", i)
+            if term < 0 or term + 4 - i > self._max_head:
+                self._delegate(None)
+                return i
+        callbacks.method_hint = method
+        callbacks.version_hint = _version_hint(<const char*>s + i, n - i)
+        callbacks.at_start = False
+        return i
+
+    cdef Py_ssize_t _feed_httptools(self, data) except -2:
+        """Feed ``data`` to llhttp. Return -1 when it took all of it, else the offset
+        where llhttp stopped: _pass_on gives the rest to what reads the stream now."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef Py_ssize_t start = 0, seen_before = 0
+        cdef bint began_in_body = callbacks.in_body
+        cdef int kind = _E_SINK
+        cdef object error = None
+        cdef object upgrade_at = None
+        if callbacks.at_start:
+            if not PyBytes_Check(data):
+                data = bytes(data)
+            start = self._begin(<bytes>data)
+            if start < 0 or self._state != _PARSING:
+                return start
+        elif began_in_body:
+            seen_before = callbacks.body_seen
+        elif self._head_len + len(data) > self._max_head:
+            # A head split across feeds may pass the limit: the pure twin's parser
+            # counts it exactly and says so.
+            self._delegate(self._head)
+            return 0
+        callbacks.completed = 0
+        callbacks.hp = self._hp
+        try:
+            self._hp.feed_data(data)
+        except HttpParserUpgrade as exc:
+            upgrade_at = exc.args[0]
+        except HttpParserCallbackError as exc:
+            error = callbacks.error
+            kind = callbacks.error_kind
+            if error is None:
+                error, kind = exc, _E_HEAD
+        except HttpParserError as exc:
+            error, kind = exc, _E_HEAD
+        except BaseException:
+            self._state = _DEAD
+            raise
+        finally:
+            callbacks.hp = None
+            callbacks.error = None
+            callbacks.error_kind = _E_SINK
+        if upgrade_at is not None:
+            self._state = _UPGRADED
+            self._head = None
+            return upgrade_at
+        if error is not None:
+            if kind == _E_SINK:
+                # Outside the except clauses: a sink's exception leaves as it came in.
+                self._state = _DEAD
+                _reraise(error)
+            if callbacks.completed:
+                return self._after_request(data, start, began_in_body, seen_before, True)
+            if kind == _E_BODY:
+                return self._hand_over_body(data, start)
+            # llhttp or a check here rejected the head: the pure twin's parser reads it
+            # from its first byte, so the error (and its text) is the pure twin's.
+            self._delegate(self._head)
+            return start
+        if callbacks.completed:
+            if not _clean_end(data):
+                return self._after_request(data, start, began_in_body, seen_before, False)
+            self._head = None
+            self._head_len = 0
+            if not callbacks.keep_alive:
+                self._state = _CLOSED
+        elif not callbacks.in_body:  # the head goes on in the next feed
+            piece = _tail(data, start)
+            if self._head is None:
+                self._head = [piece]
+            else:
+                self._head.append(piece)
+            self._head_len += PyBytes_GET_SIZE(piece)
+        else:
+            self._head = None
+            self._head_len = 0
+            if callbacks.content_length is not None and callbacks.content_length >= _LARGE_BODY:
+                # A large Content-Length body: the rest of it is parsed here (no copies).
+                self._body_left = callbacks.content_length - callbacks.body_seen
+                self._keep_alive_after = callbacks.keep_alive
+        return -1
+
+    cdef int _feed_large(self, data) except -1:
+        """A large feed at a request's start (a head with its body, as aiohttp joins
+        them) or the body of a large request: heads and small bodies go to llhttp one
+        request at a time, a large Content-Length body is cut here without copying."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef Py_ssize_t pos = 0, n, term, k, size
+        try:
+            if not PyBytes_Check(data):
+                data = bytes(data)  # views of it are kept: it must be immutable
+            n = PyBytes_GET_SIZE(data)
+            while pos < n and self._state == _PARSING:
+                if self._body_left:
+                    pos = self._feed_large_body(data, pos)
+                    continue
+                if callbacks.at_start:
+                    term = data.find(b"\r\n\r\n", pos)
+                    piece = data[pos:] if term < 0 else data[pos:term + 4]
+                elif callbacks.in_body:  # a small Content-Length body: just its bytes
+                    size = min(n - pos, callbacks.content_length - callbacks.body_seen)
+                    piece = data[pos:pos + size]
+                else:
+                    piece = data[pos:]
+                k = self._feed_httptools(piece)
+                if k >= 0:
+                    self._pass_on(data, pos + k)
+                    return 0
+                pos += PyBytes_GET_SIZE(piece)
+            if pos < n and self._state == _CLOSED:
+                self._check_closed(data[pos:])
+        except BaseException:
+            self._state = _DEAD
+            raise
         return 0
 
     cdef Py_ssize_t _feed_large_body(self, bytes data, Py_ssize_t pos) except -1:
@@ -493,10 +777,10 @@ cdef class RequestParser:
         self._body_left -= size
         callbacks.sink_on_body(piece)
         if not self._body_left:
-            # httptools still counts this body: a fresh parser for the next message,
+            # httptools still counts this body: a fresh parser for the next request,
             # unless this one closes the connection (RFC 9112 §9.3).
             callbacks.in_body = False
-            callbacks.head_size = 0
+            callbacks.at_start = True
             callbacks.content_length = None
             callbacks.body_seen = 0
             if self._keep_alive_after:
@@ -505,55 +789,6 @@ cdef class RequestParser:
                 self._state = _CLOSED
             callbacks.sink_on_request_complete()
         return pos + size
-
-    cdef int _feed_httptools(self, data, bint upgrade_tail=True) except -1:
-        cdef _Callbacks callbacks = self._callbacks
-        cdef object error = None
-        cdef object upgrade_at = None
-        callbacks.hp = self._hp
-        if not callbacks.in_body and not callbacks.head_size:
-            # At a message start (or inside its method): the request line begins data.
-            if PyBytes_Check(data):
-                callbacks.read_request_line(data)
-            else:
-                callbacks.version_hint = callbacks.method_hint = None
-        try:
-            self._hp.feed_data(data)
-        except HttpParserUpgrade as exc:
-            upgrade_at = exc.args[0]
-        except HttpParserCallbackError as exc:
-            error = callbacks.error if callbacks.error is not None else _error(str(exc))
-        except HttpParserError as exc:
-            error = _error(str(exc))
-        except BaseException:
-            self._state = _DEAD
-            raise
-        finally:
-            callbacks.hp = None
-            callbacks.error = None
-        if error is not None:
-            # Outside the except clauses: a sink's exception leaves as it came in.
-            self._state = _DEAD
-            _reraise(error)
-        if upgrade_at is not None:
-            self._state = _UPGRADED
-            if PyBytes_Check(data):
-                tail = data[upgrade_at:]
-            else:
-                tail = bytes(memoryview(data).cast("B")[upgrade_at:])
-            if upgrade_tail:  # (else feed_data passes on the rest of its data)
-                try:
-                    self._on_upgrade(tail)
-                except BaseException:
-                    self._state = _DEAD
-                    raise
-        elif callbacks.in_body and callbacks.content_length is not None and (
-            callbacks.content_length >= _LARGE_BODY
-        ):
-            # A large Content-Length body: the rest of it is parsed here (no copies).
-            self._body_left = callbacks.content_length - callbacks.body_seen
-            self._keep_alive_after = self._hp.should_keep_alive()
-        return 0
 
 
 cdef object _status_error(object status):

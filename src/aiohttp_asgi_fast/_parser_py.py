@@ -6,6 +6,8 @@ compiled twin cannot see the raw bytes (request-line spacing, header-line syntax
 chunk extensions, Connection tokens, keep-alive) this module reproduces llhttp's
 strict mode; everything else (request-target forms, Transfer-Encoding, versions)
 both twins check with the same stricter rules. tests/test_parity.py holds them to it.
+The compiled twin runs this parser itself wherever llhttp cannot go on (a head llhttp
+rejects, a chunked body): its error messages are the only ones.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ._framing import (
     AUTHORITY_CHARS,
     BODY_CHUNKED,
     BODY_NONE,
+    DATA_AFTER_CLOSE_MESSAGE,
     LARGE_BODY,
     MAX_HEAD_SIZE,
     MAX_STATUS,
@@ -274,6 +277,33 @@ class RequestParser:
             self._state = _DEAD
             raise
 
+    # -- for the compiled twin: it hands this parser the stream at a message start
+    # (a fresh parser) or at a body start, and takes it back once this one is idle.
+
+    def _idle(self) -> bool:
+        """Whether the parser is between requests with nothing buffered."""
+        return self._state == _START
+
+    def _resume_body(self, length: int, chunked: bool, http11: bool, keep_alive: bool) -> None:
+        """Continue after a head another parser read (and told the sink about)."""
+        # Connection flags that give the same keep-alive, to which trailers may add.
+        self._http11 = http11
+        if http11:
+            self._connection = 0 if keep_alive else _F_CLOSE
+        else:
+            self._connection = _F_KEEP_ALIVE if keep_alive else 0
+        if chunked:
+            self._state = _CHUNK_SIZE
+        elif length > 0:
+            self._state = _BODY
+            self._remaining = length
+        else:
+            try:
+                self._message_done()
+            except BaseException:
+                self._state = _DEAD
+                raise
+
     def _feed(self, data: bytes) -> None:
         if self._pending:
             data = self._pending + data
@@ -360,7 +390,7 @@ class RequestParser:
                     self._message_done()
             else:  # _CLOSED
                 if data[pos] not in b"\r\n":
-                    raise _error("data after a request that closes the connection")
+                    raise RequestParseError(DATA_AFTER_CLOSE_MESSAGE)
                 pos += 1
 
     def _on_head(self, data: bytes, start: int, term: int) -> int:
@@ -410,7 +440,8 @@ class RequestParser:
             bad = next(n for n in names if not n or n.translate(None, _TCHAR_BYTES))
             raise _error(f"bad header name {bad!r}")
         if _VALUE_BAD(b"".join(values)):
-            raise _error("control character in a header value")
+            name, value = next((n, v) for n, v in headers if _VALUE_BAD(v))
+            raise _error(f"control character in the value of header {name!r}: {value!r}")
         if te == _TE_OTHER:  # RFC 9112 §6.3 (4): the body length cannot be determined
             raise _error("Transfer-Encoding whose final coding is not chunked")
         raw_path, query = _split_target(method, target)
