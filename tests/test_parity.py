@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiohttp_asgi_fast._framing import (
+    MAX_HEAD_SIZE,
     REQUEST_METHODS,
     TARGET_CHARS,
     TCHAR,
@@ -93,11 +94,12 @@ class Recorder:
 
 
 def _run(
-    mod: ModuleType, feeds: list[bytes], fail_at: int
+    mod: ModuleType, feeds: list[bytes], fail_at: int, max_head_size: int
 ) -> tuple[list[Any], tuple[type[Exception], str] | None]:
     sink = Recorder(fail_at)
     parser = mod.RequestParser(
-        sink, scheme="http", server=("testserver", 80), client=("10.0.0.1", 5), root_path="/r"
+        sink, scheme="http", server=("testserver", 80), client=("10.0.0.1", 5), root_path="/r",
+        max_head_size=max_head_size,
     )
     error: Exception | None = None
     for data in feeds:
@@ -113,12 +115,16 @@ def _run(
     return sink.calls, (type(error), str(error))  # the same error, in the same words
 
 
-def assert_same(twins: tuple[ModuleType, ModuleType], feeds: list[bytes], fail_at: int = -1) -> Any:
+def assert_same(
+    twins: tuple[ModuleType, ModuleType], feeds: list[bytes], fail_at: int = -1,
+    max_head_size: int = MAX_HEAD_SIZE,
+) -> Any:
     compiled, pure = twins
-    c, p = _run(compiled, feeds, fail_at), _run(pure, feeds, fail_at)
+    c, p = _run(compiled, feeds, fail_at, max_head_size), _run(pure, feeds, fail_at, max_head_size)
     if (c[1] is None) != (p[1] is None):
         feeds = [*feeds, b"\r\n\r\n"]
-        c, p = _run(compiled, feeds, fail_at), _run(pure, feeds, fail_at)
+        c = _run(compiled, feeds, fail_at, max_head_size)
+        p = _run(pure, feeds, fail_at, max_head_size)
     assert c == p, feeds
     return c
 
@@ -302,6 +308,27 @@ def test_generated_requests(
     twins: tuple[ModuleType, ModuleType], data: bytes, cuts: list[int]
 ) -> None:
     assert_same(twins, splits(data, cuts))
+
+
+@pytest.mark.parametrize("limit", [20, 45, 90])
+@pytest.mark.parametrize("data", CORPUS)
+def test_corpus_small_head_limits(
+    twins: tuple[ModuleType, ModuleType], data: bytes, limit: int
+) -> None:
+    # The compiled twin counts head bytes only where a head may pass the limit, and then
+    # lets the pure twin's parser count them: both refuse the same heads, in the same words.
+    assert_same(twins, [data], max_head_size=limit)
+    assert_same(twins, [data[i : i + 1] for i in range(len(data))], max_head_size=limit)
+    for cut in range(1, len(data)):
+        assert_same(twins, [data[:cut], data[cut:]], max_head_size=limit)
+
+
+@SETTINGS
+@given(data=streams, cuts=cut_points, limit=st.integers(16, 400))
+def test_generated_requests_small_head_limits(
+    twins: tuple[ModuleType, ModuleType], data: bytes, cuts: list[int], limit: int
+) -> None:
+    assert_same(twins, splits(data, cuts), max_head_size=limit)
 
 
 @SETTINGS

@@ -5,6 +5,7 @@ Imports nothing from this package, so both twins can use it without cycles.
 
 from __future__ import annotations
 
+import sys
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -30,6 +31,9 @@ __all__ = (
     "TARGET_CHARS",
     "TCHAR",
     "VALUE_FORBIDDEN",
+    "check_max_head_size",
+    "head_too_large_message",
+    "trailers_too_large_message",
     "websocket_scope",
 )
 
@@ -88,9 +92,41 @@ DATA_AFTER_CLOSE_MESSAGE: Final = (
     PARSE_ERROR_PREFIX + "data after a request that closes the connection"
 )
 
-# Upper bound on a request head (request line + header fields, RFC 9112 §2.1) and on
-# a chunked trailer section: the pure parser must not buffer without bound.
+# Default upper bound on a request head (request line + header fields, RFC 9112 §2.1)
+# and on a chunked trailer section (RFC 9112 §7.1.2): RequestParser's max_head_size, the
+# connector's max_request_head_size. A parser must not buffer without bound.
 MAX_HEAD_SIZE: Final = 64 * 1024
+
+_RAISE_IT: Final = "; raise it with ASGIApplicationConnector(max_request_head_size=...)"
+
+
+def check_max_head_size(value: object) -> int:
+    """``value`` if it is a valid ``max_head_size`` (a positive int of bytes), else raise."""
+    if value.__class__ is bool or not isinstance(value, int):
+        raise TypeError(f"max_head_size must be an int (bytes), got {value!r:.100}")
+    if value <= 0:
+        raise ValueError(f"max_head_size must be a positive number of bytes, got {value}")
+    return min(int(value), sys.maxsize)  # no head is larger: the limits behave the same
+
+
+def head_too_large_message(size: int, limit: int, *, complete: bool) -> str:
+    """RequestParseError's text for a request head over the limit: not a malformed
+    request, so without PARSE_ERROR_PREFIX. ``size`` is the head's size, or when the
+    head is not complete yet the bytes of it received so far (it has more)."""
+    return (
+        f"request head of {'' if complete else 'more than '}{size} bytes exceeds the "
+        f"limit of {limit} bytes (request line and header fields, RFC 9112 §2.1)"
+        + _RAISE_IT
+    )
+
+
+def trailers_too_large_message(size: int, limit: int) -> str:
+    """RequestParseError's text for a chunked trailer section over the limit (which
+    bounds heads too); the section has more than ``size`` bytes."""
+    return (
+        f"request trailer section of more than {size} bytes exceeds the limit of {limit} "
+        f"bytes (the head limit bounds trailer fields too, RFC 9112 §7.1.2)" + _RAISE_IT
+    )
 
 # A Content-Length request body at least this large is handed on without a copy: the
 # feed itself when it is all body, else a read-only view of it (the parsers' sink

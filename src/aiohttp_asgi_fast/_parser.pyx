@@ -55,6 +55,7 @@ from ._framing import (
     TARGET_CHARS,
     TCHAR,
     VALUE_FORBIDDEN,
+    check_max_head_size,
     websocket_scope,
 )
 from ._parser_py import RequestParser as _PureRequestParser
@@ -90,7 +91,6 @@ cdef str _ASGI_SPEC_VERSION = ASGI_SPEC_VERSION
 cdef bytes _AUTHORITY_BYTES = bytes(sorted(AUTHORITY_CHARS))
 cdef bytes _TARGET_BYTES = bytes(sorted(TARGET_CHARS))
 cdef tuple _STATUS_LINES = STATUS_LINES
-cdef Py_ssize_t _MAX_HEAD = MAX_HEAD_SIZE
 cdef Py_ssize_t _LARGE_BODY = LARGE_BODY
 cdef Py_ssize_t _MIN_STATUS = MIN_STATUS
 cdef Py_ssize_t _MAX_STATUS = MAX_STATUS
@@ -451,9 +451,12 @@ cdef class RequestParser:
     cdef bint _keep_alive_after  # ... and whether the connection stays open after it
     cdef list _head  # the bytes so far of a head split across feeds (for a hand-over)
     cdef Py_ssize_t _head_len
-    cdef Py_ssize_t _max_head
+    cdef Py_ssize_t _max_head  # the largest head (and trailer section) parsed, in bytes
 
-    def __init__(self, sink, *, scheme, server, client, root_path):
+    def __init__(
+        self, sink, *, scheme, server, client, root_path, max_head_size=MAX_HEAD_SIZE
+    ):
+        self._max_head = check_max_head_size(max_head_size)
         cdef _Callbacks callbacks = _Callbacks.__new__(_Callbacks)
         callbacks.sink_on_request = sink.on_request
         callbacks.sink_on_body = sink.on_body
@@ -469,7 +472,6 @@ cdef class RequestParser:
         self._callbacks = callbacks
         self._hp = HttpRequestParser(callbacks)
         self._state = _PARSING
-        self._max_head = _MAX_HEAD
 
     def feed_data(self, data):
         """Parse ``data``, calling the sink; any exception leaves the parser dead."""
@@ -532,6 +534,7 @@ cdef class RequestParser:
         self._pure = _PureRequestParser(
             self._sink, scheme=callbacks.scheme, server=callbacks.server,
             client=callbacks.client, root_path=callbacks.root_path,
+            max_head_size=self._max_head,
         )
         self._state = _DELEGATED
         self._hp = None

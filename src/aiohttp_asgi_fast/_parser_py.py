@@ -37,6 +37,9 @@ from ._framing import (
     TARGET_CHARS,
     TCHAR,
     VALUE_FORBIDDEN,
+    check_max_head_size,
+    head_too_large_message,
+    trailers_too_large_message,
     websocket_scope,
 )
 from .exceptions import ASGIProtocolError, RequestParseError
@@ -241,15 +244,17 @@ class RequestParser:
     """Parse the request bytes aiohttp writes on one in-memory connection."""
 
     __slots__ = (
-        "_buffer", "_checked", "_client", "_connection", "_http11", "_on_body", "_on_request",
-        "_on_request_complete", "_on_upgrade", "_pending", "_remaining", "_root_path",
-        "_scheme", "_server", "_state", "_trailer_size",
+        "_buffer", "_checked", "_client", "_connection", "_http11", "_max_head", "_on_body",
+        "_on_request", "_on_request_complete", "_on_upgrade", "_pending", "_remaining",
+        "_root_path", "_scheme", "_server", "_state", "_trailer_size",
     )
 
     def __init__(
         self, sink: _Sink, *, scheme: str, server: tuple[str, int | None] | None,
-        client: tuple[str, int] | None, root_path: str,
+        client: tuple[str, int] | None, root_path: str, max_head_size: int = MAX_HEAD_SIZE,
     ) -> None:
+        # The largest request head, and chunked trailer section, parsed (bytes).
+        self._max_head = check_max_head_size(max_head_size)
         self._on_request = sink.on_request
         self._on_body = sink.on_body
         self._on_request_complete = sink.on_request_complete
@@ -359,7 +364,10 @@ class RequestParser:
             elif state == _CHUNK_SIZE:
                 eol = data.find(b"\r\n", pos)
                 if eol < 0:
-                    self._keep_partial_line(_check_chunk_size_prefix(data[pos:]))
+                    partial = _check_chunk_size_prefix(data[pos:])
+                    if len(partial) > self._max_head:
+                        raise _error(f"chunk-size line longer than {self._max_head} bytes")
+                    self._pending = partial
                     return
                 size = _chunk_size(data[pos:eol])
                 pos = eol + 2
@@ -380,7 +388,12 @@ class RequestParser:
             elif state == _TRAILERS:
                 eol = data.find(b"\r\n", pos)
                 if eol < 0:
-                    self._keep_partial_line(_check_field_prefix(data[pos:]))
+                    partial = _check_field_prefix(data[pos:])
+                    # (a CR may begin the empty line that ends the section: not counted)
+                    self._check_trailer_size(
+                        self._trailer_size + len(partial) - (partial[-1:] == b"\r")
+                    )
+                    self._pending = partial
                     return
                 line = data[pos:eol]
                 pos = eol + 2
@@ -395,8 +408,9 @@ class RequestParser:
 
     def _on_head(self, data: bytes, start: int, term: int) -> int:
         """Handle the head ``data[start:term]`` (its CRLFCRLF follows); return the new pos."""
-        if term + 4 - start > MAX_HEAD_SIZE:
-            raise _error(f"request head larger than {MAX_HEAD_SIZE} bytes")
+        size = term + 4 - start
+        if size > self._max_head:
+            raise RequestParseError(head_too_large_message(size, self._max_head, complete=True))
         lines = data[start:term].split(b"\r\n")
         method, target, version = _request_line(lines[0])
         headers: list[tuple[bytes, bytes]] = []
@@ -507,8 +521,10 @@ class RequestParser:
         forms, Transfer-Encoding) wait for the whole head, as in the compiled twin.
         """
         buffer = self._buffer
-        if len(buffer) > MAX_HEAD_SIZE:
-            raise _error(f"request head larger than {MAX_HEAD_SIZE} bytes")
+        if len(buffer) > self._max_head:  # the head has more than this
+            raise RequestParseError(
+                head_too_large_message(len(buffer), self._max_head, complete=False)
+            )
         checked = self._checked
         last = buffer.rfind(b"\r\n", max(checked, old - 1))
         if last >= 0:
@@ -524,15 +540,14 @@ class RequestParser:
         else:
             _check_request_line_prefix(partial)
 
-    def _keep_partial_line(self, partial: bytes) -> None:
-        if len(partial) > MAX_HEAD_SIZE:
-            raise _error(f"line longer than {MAX_HEAD_SIZE} bytes")
-        self._pending = partial
+    def _check_trailer_size(self, size: int) -> None:
+        """``size`` bytes of the trailer section so far (there are more): within the limit?"""
+        if size > self._max_head:
+            raise RequestParseError(trailers_too_large_message(size, self._max_head))
 
     def _trailer(self, line: bytes) -> None:
         self._trailer_size += len(line) + 2
-        if self._trailer_size > MAX_HEAD_SIZE:
-            raise _error(f"trailer section larger than {MAX_HEAD_SIZE} bytes")
+        self._check_trailer_size(self._trailer_size)
         name, value = _check_field_line(line)
         # RFC 9110 §6.5.1: framing fields are not allowed in trailers (llhttp agrees);
         # ASGI has no request trailers, but llhttp honours Connection in them.

@@ -51,5 +51,9 @@ class LifespanError(RuntimeError):
 class RequestParseError(ValueError):
     """The request bytes aiohttp wrote could not be parsed as HTTP/1.1 (RFC 9112).
 
-    aiohttp writes well-formed requests, so this signals a bug in aiohttp or here.
+    A request head (request line and header fields), or chunked trailer section, larger
+    than the connector's ``max_request_head_size`` (64 KiB by default) is refused with a
+    message naming the limit and the size: not a bug, raise the limit to send such
+    requests. Every other case starts "malformed HTTP/1.1 request from aiohttp": aiohttp
+    writes well-formed requests, so that signals a bug in aiohttp or here.
     """
