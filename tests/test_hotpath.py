@@ -480,8 +480,16 @@ def test_not_an_upgrade(hotpath: ModuleType, headers: list[bytes]) -> None:
 
 
 MALFORMED = [
-    b"FOO / HTTP/1.1\r\n\r\n",
-    b"get / HTTP/1.1\r\n\r\n",
+    b"G(T / HTTP/1.1\r\n\r\n",  # a method is a token (RFC 9110 §9.1)
+    b"GE\x7fT / HTTP/1.1\r\n\r\n",
+    b"\x00GET / HTTP/1.1\r\n\r\n",
+    b" / HTTP/1.1\r\n\r\n",
+    b"FOO\t/ HTTP/1.1\r\n\r\n",
+    b"FOO / RTSP/1.0\r\n\r\n",  # llhttp's RTSP/ICE quirk is for its own methods only
+    b"FOO * HTTP/1.1\r\n\r\n",  # asterisk-form is OPTIONS's (RFC 9112 §3.2.4)
+    b"OPTIONSX * HTTP/1.1\r\n\r\n",
+    b"FOO h:443 HTTP/1.1\r\n\r\n",  # authority-form is CONNECT's (RFC 9112 §3.2.3)
+    b"connect h:443 HTTP/1.1\r\n\r\n",  # methods are case-sensitive
     b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
     b"GET / HTTP/1.2\r\n\r\n",
     b"GET / HTTP/2.0\r\n\r\n",
@@ -581,6 +589,45 @@ def test_head_size_limit(hotpath: ModuleType) -> None:
     fits = get(b"/", b"X-Big: " + b"a" * (MAX_HEAD_SIZE - 100))
     assert len(fits) < MAX_HEAD_SIZE
     only_scope(parse(hotpath, fits))
+
+
+EXTENSION_METHODS = [
+    "FOO", "_DO_DELETE", "BREW", "X-CUSTOM", "get", "Post", "X", "M" * 100, "PRI", "DESCRIBE",
+    "SETUP", "HEADX", "CONNECTX", "!#$%&'*+-.^_`|~09azAZ",
+]
+
+
+@pytest.mark.parametrize("method", EXTENSION_METHODS)
+def test_extension_methods(hotpath: ModuleType, method: str) -> None:
+    # RFC 9110 §9.1: any token is a method; the scope has it exactly as sent.
+    m = method.encode()
+    head = m + b" /x?q HTTP/1.1\r\nHost: h\r\n"
+    cl = head + b"Content-Length: 5\r\n\r\nhello"
+    chunked = head + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    stream = get(b"/a") + cl + b"\r\n" + chunked + m + b" /z HTTP/1.0\r\n\r\n"
+    expected = [
+        ("GET", "/a", "1.1", True), (method, "/x", "1.1", True), (method, "/x", "1.1", True),
+        (method, "/z", "1.0", False),
+    ]
+    whole = merged(parse(hotpath, stream))
+    requests = [c for c in whole if c[0] == "request"]
+    assert [(c[1]["method"], c[1]["path"], c[1]["http_version"], c[3]) for c in requests] == (
+        expected
+    )
+    assert [c[1] for c in whole if c[0] == "body"] == [b"hello", b"hello"]
+    assert whole[-1] == ("complete",)
+    assert merged(parse(hotpath, *[stream[i : i + 1] for i in range(len(stream))])) == whole
+    for cut in range(1, len(cl) + len(get(b"/a"))):
+        assert merged(parse(hotpath, stream[:cut], stream[cut:])) == whole, cut
+
+
+def test_known_methods_keep_their_meaning(hotpath: ModuleType) -> None:
+    # Only the real CONNECT and OPTIONS get authority- and asterisk-form (RFC 9112 §3.2).
+    assert only_scope(parse(hotpath, b"OPTIONS * HTTP/1.1\r\n\r\n"))["method"] == "OPTIONS"
+    calls = parse(hotpath, b"CONNECT h:1 HTTP/1.1\r\n\r\nxy")
+    assert calls[0][1]["method"] == "CONNECT" and calls[-1] == ("upgrade", b"xy")
+    assert only_scope(parse(hotpath, b"HEAD / HTTP/1.1\r\n\r\n"))["method"] == "HEAD"
+    assert type(only_scope(parse(hotpath, b"PUT / HTTP/1.1\r\n\r\n"))["method"]) is str
 
 
 class Boom(Exception):

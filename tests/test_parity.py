@@ -188,6 +188,18 @@ CORPUS = [
     b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nBad Name: 1\r\n\r\n",
     b"GET /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET /b HTTP/9.9\r\n\r\n",
     b"GET /a HTTP/1.1\r\nX: \x01\r\n\r\n",
+    # Extension methods (RFC 9110 §9.1): any token, as sent; llhttp reads a placeholder.
+    b"FOO /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nokBREW /b HTTP/1.1\r\n\r\n"
+    b"_DO_DELETE /c HTTP/1.0\r\nConnection: keep-alive\r\n\r\nX /d HTTP/1.1\r\n\r\n",
+    b"X-CUSTOM /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"
+    b"get /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
+    b"M" * 100 + b" /long?q HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"PRI / HTTP/1.1\r\n\r\nDESCRIBE / HTTP/1.1\r\n\r\nPOSTX / HTTP/1.1\r\n\r\n",
+    b"FOO * HTTP/1.1\r\n\r\n",
+    b"BREW h:1 HTTP/1.1\r\n\r\n",
+    b"FOO / RTSP/1.0\r\n\r\n",
+    b"G\x01T / HTTP/1.1\r\n\r\n",
+    b"GET /a HTTP/1.1\r\n\r\nFO(O / HTTP/1.1\r\n\r\n",
     # on_request's keep_alive (RFC 9112 §9.3): HTTP/1.0 with and without keep-alive, close,
     # Proxy-Connection, pipelined requests each with their own.
     b"GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n",
@@ -242,6 +254,10 @@ special_header = st.one_of(
 )
 header_lines = st.lists(st.one_of(plain_header, plain_header, special_header), max_size=6)
 
+extension_methods = st.one_of(
+    st.sampled_from(["FOO", "get", "BREW", "X-CUSTOM", "_DO_DELETE", "PRI", "DESCRIBE"]),
+    st.lists(st.sampled_from(_TCHARS), min_size=1, max_size=12).map(bytes).map(bytes.decode),
+)
 chunk_ext = st.sampled_from([b"", b"", b";a", b";a=b", b';q="x y\\"z"', b";;a", b";=v", b";a=;b"])
 trailer = st.sampled_from(
     [b"T: v", b"X-Sum:abc ", b"Connection: close", b"Proxy-Connection: keep-alive"]
@@ -273,7 +289,7 @@ def bodies(draw: st.DrawFn) -> tuple[list[bytes], bytes]:
 
 @st.composite
 def requests(draw: st.DrawFn) -> bytes:
-    method = draw(st.sampled_from(_METHODS))
+    method = draw(st.one_of(st.sampled_from(_METHODS), extension_methods))
     form = draw(st.sampled_from(["origin", "origin", "origin", "absolute", "asterisk", "connect"]))
     if form == "origin":
         target = b"/" + bytes(draw(st.lists(st.sampled_from(_TARGET), max_size=16)))

@@ -137,8 +137,9 @@ LARGE_BODY: Final = 64 * 1024
 # llhttp stores Content-Length and chunk sizes in a uint64 and rejects larger values.
 MAX_UINT64: Final = 0xFFFF_FFFF_FFFF_FFFF
 
-# Request methods both parsers accept: llhttp's HTTP method table (the compiled twin
-# cannot accept any other token) minus PRI, the HTTP/2 preface (RFC 9113 §3.4).
+# The request methods the compiled twin lets llhttp read as they are: llhttp's HTTP
+# method table minus PRI (the HTTP/2 preface, RFC 9113 §3.4). Both twins accept any
+# other token too (RFC 9110 §9.1); llhttp then reads a placeholder in its place.
 REQUEST_METHODS: Final[frozenset[str]] = frozenset(
     (
         "ACL", "BIND", "CHECKOUT", "CONNECT", "COPY", "DELETE", "GET", "HEAD", "LINK",

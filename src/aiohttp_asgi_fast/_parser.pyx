@@ -99,6 +99,10 @@ cdef str _V11 = "1.1"
 cdef str _GET = _METHODS[b"GET"]
 cdef str _POST = _METHODS[b"POST"]
 cdef str _CONNECT = _METHODS[b"CONNECT"]
+# What llhttp reads in place of a method it does not know: one without a special
+# meaning in requests (unlike CONNECT, HEAD, OPTIONS, PRI), for HTTP/1.x only (not
+# RTSP or ICE), as the pure twin allows other tokens.
+cdef bytes _PLACEHOLDER = b"PUT"
 cdef object _websocket_scope = websocket_scope
 cdef str _V10 = "1.0"
 cdef dict _SCOPE_TEMPLATE = dict.fromkeys(
@@ -452,6 +456,7 @@ cdef class RequestParser:
     cdef list _head  # the bytes so far of a head split across feeds (for a hand-over)
     cdef Py_ssize_t _head_len
     cdef Py_ssize_t _max_head  # the largest head (and trailer section) parsed, in bytes
+    cdef Py_ssize_t _method_end  # _begin found a method llhttp does not know, ending here
 
     def __init__(
         self, sink, *, scheme, server, client, root_path, max_head_size=MAX_HEAD_SIZE
@@ -472,6 +477,7 @@ cdef class RequestParser:
         self._callbacks = callbacks
         self._hp = HttpRequestParser(callbacks)
         self._state = _PARSING
+        self._method_end = -1
 
     def feed_data(self, data):
         """Parse ``data``, calling the sink; any exception leaves the parser dead."""
@@ -620,7 +626,7 @@ cdef class RequestParser:
         pure twin's parser has it if llhttp cannot read it), or -1 if it does not yet."""
         cdef _Callbacks callbacks = self._callbacks
         cdef const unsigned char* s = <const unsigned char*>PyBytes_AS_STRING(data)
-        cdef Py_ssize_t i = 0, j, term, n = PyBytes_GET_SIZE(data)
+        cdef Py_ssize_t i = 0, j = -1, term, n = PyBytes_GET_SIZE(data)
         cdef str method
         while i < n and (s[i] == 13 or s[i] == 10):
             i += 1
@@ -634,15 +640,24 @@ cdef class RequestParser:
             j = i
             while j < n and _TCHAR_T[s[j]]:
                 j += 1
-            method = _METHODS.get(data[i:j]) if j < n and s[j] == 32 else None
-            if method is None:  # not one llhttp reads, or not whole here
+            if j == i or j == n or s[j] != 32:
+                # A byte no method has (the pure twin's parser says which) or a method that
+                # goes on in the next feed: the pure twin's parser reads this request.
                 self._delegate(None)
                 return i
+            method = _METHODS.get(data[i:j])
+            if method is None:
+                # Any other token is a method too (RFC 9110 §9.1): llhttp reads a
+                # placeholder in its place (_feed_httptools), the scope gets this one.
+                method = data[i:j].decode("ascii")
+            else:
+                j = -1
         if n - i > self._max_head:  # the pure twin's parser says how large the head is
             term = data.find(b"\r\n\r\n", i)
             if term < 0 or term + 4 - i > self._max_head:
                 self._delegate(None)
                 return i
+        self._method_end = j
         callbacks.method_hint = method
         callbacks.version_hint = _version_hint(<const char*>s + i, n - i)
         callbacks.at_start = False
@@ -652,17 +667,22 @@ cdef class RequestParser:
         """Feed ``data`` to llhttp. Return -1 when it took all of it, else the offset
         where llhttp stopped: _pass_on gives the rest to what reads the stream now."""
         cdef _Callbacks callbacks = self._callbacks
-        cdef Py_ssize_t start = 0, seen_before = 0
+        cdef Py_ssize_t start = 0, seen_before = 0, shift = 0
         cdef bint began_in_body = callbacks.in_body
         cdef int kind = _E_SINK
         cdef object error = None
         cdef object upgrade_at = None
+        cdef object fed = data  # what llhttp reads
         if callbacks.at_start:
             if not PyBytes_Check(data):
-                data = bytes(data)
+                data = fed = bytes(data)
             start = self._begin(<bytes>data)
             if start < 0 or self._state != _PARSING:
                 return start
+            if self._method_end >= 0:  # llhttp reads a method it knows instead
+                shift = self._method_end - PyBytes_GET_SIZE(_PLACEHOLDER)
+                fed = _PLACEHOLDER + (<bytes>data)[self._method_end:]
+                self._method_end = -1
         elif began_in_body:
             seen_before = callbacks.body_seen
         elif self._head_len + len(data) > self._max_head:
@@ -673,7 +693,7 @@ cdef class RequestParser:
         callbacks.completed = 0
         callbacks.hp = self._hp
         try:
-            self._hp.feed_data(data)
+            self._hp.feed_data(fed)
         except HttpParserUpgrade as exc:
             upgrade_at = exc.args[0]
         except HttpParserCallbackError as exc:
@@ -693,7 +713,7 @@ cdef class RequestParser:
         if upgrade_at is not None:
             self._state = _UPGRADED
             self._head = None
-            return upgrade_at
+            return upgrade_at + shift  # (an offset in what llhttp read)
         if error is not None:
             if kind == _E_SINK:
                 # Outside the except clauses: a sink's exception leaves as it came in.

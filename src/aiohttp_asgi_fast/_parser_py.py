@@ -73,16 +73,8 @@ _CHUNK_EXT: Final = re.compile(
     rb'(?:"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*")?)?)*'
 ).fullmatch
 
+# The common methods' str objects, shared by all scopes (any other token is decoded).
 _METHODS: Final = {m.encode("ascii"): m for m in REQUEST_METHODS}
-# What llhttp accepts before it knows the version, for early errors on split heads.
-_LLHTTP_METHODS: Final = frozenset(
-    m.encode("ascii")
-    for m in (*REQUEST_METHODS, "PRI", "DESCRIBE", "ANNOUNCE", "SETUP", "PLAY", "PAUSE",
-              "TEARDOWN", "GET_PARAMETER", "SET_PARAMETER", "REDIRECT", "RECORD", "FLUSH")
-)
-_LLHTTP_METHOD_PREFIXES: Final = frozenset(
-    m[:i] for m in _LLHTTP_METHODS for i in range(len(m) + 1)
-)
 _URL_BYTES: Final = bytes(range(0x21, 0x7F))  # llhttp strict mode's URL bytes
 # HTTP-version -> (scope's http_version, methods allowed with it or None for any). llhttp
 # also takes RTSP/1.x after GET, POST or OPTIONS and ICE/1.x after SOURCE, and httptools
@@ -120,9 +112,10 @@ def _request_line(line: bytes) -> tuple[str, bytes, str]:
     """Split ``method SP request-target SP HTTP-version`` (RFC 9112 §3)."""
     # llhttp (the compiled twin) accepts several SPs between the parts; so do we.
     method_b, sp, rest = line.partition(b" ")
-    method = _METHODS.get(method_b)
-    if method is None or not sp:
+    # RFC 9110 §9.1: a method is any token, case-sensitive ("get" is not GET).
+    if not sp or not method_b or method_b.translate(None, _TCHAR_BYTES):
         raise _error(f"bad method in request line {line!r}")
+    method = _METHODS.get(method_b) or method_b.decode("ascii")
     target, sp, proto = rest.lstrip(b" ").partition(b" ")
     version, methods = _VERSIONS.get(proto.lstrip(b" "), ("", None))
     if not version or (methods is not None and method not in methods):
@@ -203,10 +196,10 @@ def _check_crlf(partial: bytes) -> bytes:
 
 
 def _check_request_line_prefix(line: bytes) -> None:
-    """Reject a (partial) request line llhttp rejects: unknown method, bad URL byte."""
+    """Reject a (partial) request line: a method that is no token, a bad URL byte."""
     line = _check_crlf(line)
     method, sp, rest = line.partition(b" ")
-    if method not in (_LLHTTP_METHODS if sp else _LLHTTP_METHOD_PREFIXES):
+    if method.translate(None, _TCHAR_BYTES) or (sp and not method):
         raise _error(f"bad method in request line {line!r}")
     if rest.lstrip(b" ").partition(b" ")[0].translate(None, _URL_BYTES):
         raise _error(f"bad byte in request-target {line!r}")
