@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import importlib
+import itertools
 import os
 import weakref
 from http import HTTPStatus
@@ -452,15 +453,77 @@ def test_websocket_needs_get(hotpath: ModuleType) -> None:
 
 
 def test_upgrade_tail_empty_and_split_head(hotpath: ModuleType) -> None:
-    head = get(b"/ws", b"Connection: upgrade", b"Upgrade: h2c")
+    head = get(b"/ws", b"Connection: upgrade", b"Upgrade: websocket")
     calls = parse(hotpath, head[:10], head[10:])
     assert [c[0] for c in calls] == ["request", "complete", "upgrade"]
     assert calls[2] == ("upgrade", b"")
 
 
-def test_upgrade_ignores_body_framing(hotpath: ModuleType) -> None:
-    head = b"POST / HTTP/1.1\r\nUpgrade: x\r\nConnection: upgrade\r\nContent-Length: 3\r\n\r\n"
-    assert parse(hotpath, head + b"abcdef")[1:] == [("complete",), ("upgrade", b"abcdef")]
+def test_switching_ignores_body_framing(hotpath: ModuleType) -> None:
+    # After the head of a request we switch protocols for, the rest is the new protocol's.
+    for head in (
+        get(b"/ws", b"Upgrade: websocket", b"Connection: upgrade", b"Content-Length: 3"),
+        b"CONNECT h:1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ):
+        assert parse(hotpath, head + b"abcdef")[1:] == [("complete",), ("upgrade", b"abcdef")]
+
+
+UPGRADE_HEADS = [
+    b"POST /u HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n",
+    b"GET /u HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade\r\n",
+    b"PUT /u HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n",  # not a GET
+    b"FOO /u HTTP/1.1\r\nProxy-Connection: upgrade\r\nUpgrade: websocket\r\n",
+    b"GET /u HTTP/1.0\r\nUpgrade: TLS/1.2\r\nConnection: upgrade, keep-alive\r\n",
+]
+BODIES = {
+    "none": (b"", b""),
+    "empty": (b"Content-Length: 0\r\n", b""),
+    "small": (b"Content-Length: 11\r\n", b"hello world"),
+    "chunked": (b"Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+}
+
+
+@pytest.mark.parametrize("head", UPGRADE_HEADS)
+@pytest.mark.parametrize("body", list(BODIES))
+def test_upgrade_we_do_not_switch_for_is_plain_http(
+    hotpath: ModuleType, head: bytes, body: str
+) -> None:
+    # RFC 9110 §7.8: only CONNECT and a WebSocket handshake switch protocols; with any
+    # other Upgrade request (an h2c POST...) the app gets its body, then the next request.
+    framing, payload = BODIES[body]
+    data = head + framing + b"\r\n" + payload + get(b"/next")
+    expected_body = b"hello world" if payload else b""
+    whole = merged(parse(hotpath, data))
+    assert [c[0] for c in whole] == (
+        ["request", "body", "complete"] if expected_body else ["request", "complete"]
+    ) + ["request", "complete"]
+    assert whole[0][1]["type"] == "http" and whole[0][1]["path"] == "/u"
+    assert b"".join(c[1] for c in whole if c[0] == "body") == expected_body
+    assert whole[-2][1]["path"] == "/next"
+    assert merged(parse(hotpath, *[data[i : i + 1] for i in range(len(data))])) == whole
+    for cut in range(1, len(data)):
+        assert merged(parse(hotpath, data[:cut], data[cut:])) == whole, cut
+
+
+def test_upgrade_we_do_not_switch_for_keeps_keep_alive_rules(hotpath: ModuleType) -> None:
+    head = b"POST / HTTP/1.0\r\nUpgrade: h2c\r\nConnection: upgrade\r\nContent-Length: 1\r\n\r\nx"
+    parser, sink = make(hotpath)
+    parser.feed_data(head)
+    assert [c[0] for c in sink.calls] == ["request", "body", "complete"]
+    assert sink.calls[0][3] is False  # HTTP/1.0 without keep-alive: the connection ends
+    with pytest.raises(RequestParseError, match="data after a request that closes"):
+        parser.feed_data(get(b"/next"))
+
+
+def test_upgrade_we_do_not_switch_for_with_a_large_body(hotpath: ModuleType) -> None:
+    body = bytes(range(256)) * 1024
+    head = b"POST / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade\r\nContent-Length: %d\r\n\r\n"
+    data = head % len(body) + body + get(b"/next")
+    for cuts in ([], [10], [len(head) + 5], [len(head) + 70_000, len(head) + 200_000]):
+        points = [0, *cuts, len(data)]
+        calls = merged(parse(hotpath, *[data[a:b] for a, b in itertools.pairwise(points)]))
+        assert [c[0] for c in calls] == ["request", "body", "complete", "request", "complete"]
+        assert calls[1][1] == body
 
 
 def test_connect_is_an_upgrade(hotpath: ModuleType) -> None:
@@ -652,7 +715,7 @@ def test_sink_exception_propagates_unchanged(
     parser, _ = make(hotpath, sink)
     data = b"POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
     if method == "on_upgrade":
-        data = get(b"/", b"Upgrade: a", b"Connection: upgrade")
+        data = get(b"/", b"Upgrade: websocket", b"Connection: upgrade")
     handled = KeyError("being handled")
 
     def feed() -> None:

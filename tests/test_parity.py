@@ -188,6 +188,15 @@ CORPUS = [
     b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nBad Name: 1\r\n\r\n",
     b"GET /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET /b HTTP/9.9\r\n\r\n",
     b"GET /a HTTP/1.1\r\nX: \x01\r\n\r\n",
+    # Only CONNECT and a WebSocket handshake switch protocols (RFC 9110 §7.8): other
+    # upgrade requests have bodies (none, Content-Length, chunked) and requests after them.
+    b"POST /h2 HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    b"Content-Length: 4\r\n\r\nbodyGET /next HTTP/1.1\r\n\r\n",
+    b"PUT /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\nT: 1\r\n\r\nGET /n HTTP/1.1\r\n\r\n",
+    b"GET /h2 HTTP/1.0\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n\r\n",
+    b"BREW /x HTTP/1.1\r\nUpgrade: tea\r\nConnection: upgrade\r\nContent-Length: 0\r\n\r\n"
+    b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nframes",
     # Extension methods (RFC 9110 §9.1): any token, as sent; llhttp reads a placeholder.
     b"FOO /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nokBREW /b HTTP/1.1\r\n\r\n"
     b"_DO_DELETE /c HTTP/1.0\r\nConnection: keep-alive\r\n\r\nX /d HTTP/1.1\r\n\r\n",
@@ -365,10 +374,12 @@ def test_generated_sink_failures(
     fields=st.sampled_from([
         b"",
         b"Connection: close\r\n",  # nothing may follow the body
-        b"Connection: upgrade\r\nUpgrade: h2c\r\n",  # the rest is the new protocol's
+        b"Connection: upgrade\r\nUpgrade: h2c\r\n",  # not switched for: a plain request
+        b"Connection: upgrade\r\nUpgrade: websocket\r\n",  # switched for with GET only
         b"Expect: 100-continue\r\n",
     ]),
     version=st.sampled_from([b"HTTP/1.1", b"HTTP/1.0"]),
+    method=st.sampled_from([b"PUT", b"GET"]),
 )
 def test_large_bodies(
     twins: tuple[ModuleType, ModuleType],
@@ -379,11 +390,12 @@ def test_large_bodies(
     fail_at: int,
     fields: bytes,
     version: bytes,
+    method: bytes,
 ) -> None:
     # Around LARGE_BODY the compiled twin parses Content-Length bodies itself.
     body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-    head = b"PUT /up %s\r\nHost: t\r\n%sContent-Length: %d\r\n\r\n" % (
-        version, fields, size
+    head = b"%s /up %s\r\nHost: t\r\n%sContent-Length: %d\r\n\r\n" % (
+        method, version, fields, size
     )
     assert_same(twins, splits(before + head + body + after, cuts), fail_at)
 

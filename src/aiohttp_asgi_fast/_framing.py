@@ -168,10 +168,11 @@ _WS_SCHEMES: Final = {"http": "ws", "https": "wss"}
 def websocket_scope(scope: dict[str, Any]) -> dict[str, Any] | None:
     """The ASGI ``websocket`` scope for an upgrade request, or None if it is not one.
 
-    Both parsers call this for a GET that switches protocols (RFC 9110 §7.8); it is a
-    WebSocket opening handshake when ``Upgrade`` lists the ``websocket`` token
-    (RFC 6455 §4.2.1). The scope keeps the HTTP keys but ``method`` (ASGI WebSocket
-    scope), maps the scheme to ws/wss and lists the offered subprotocols.
+    Both parsers call this for a GET with ``Upgrade`` and ``Connection: upgrade``; it is
+    a WebSocket opening handshake when ``Upgrade`` lists the ``websocket`` token
+    (RFC 6455 §4.2.1), and only then (or for CONNECT) do they switch protocols (RFC 9110
+    §7.8). The scope keeps the HTTP keys but ``method`` (ASGI WebSocket scope), maps the
+    scheme to ws/wss and lists the offered subprotocols.
     """
     websocket = False
     subprotocols: list[str] = []

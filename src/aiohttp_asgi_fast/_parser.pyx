@@ -7,7 +7,8 @@ exceptions. llhttp reads the common requests' heads and Content-Length bodies; t
 module adds the checks llhttp leaves to its caller (HTTP/1.0 or 1.1 only,
 request-target forms, Transfer-Encoding) before the sink hears of a request, and
 encodes response heads with C lookup tables. Whatever llhttp cannot take on (a head
-it or those checks reject, a chunked body) the pure twin's parser reads from a
+it or those checks reject, a chunked body, the body of an upgrade request we do not
+switch protocols for) the pure twin's parser reads from a
 request's (or body's) first byte, so errors and their messages are the pure twin's
 by construction; it hands the stream back between requests.
 """
@@ -127,7 +128,7 @@ cdef enum:  # what an exception raised in a callback means
     _E_SINK = 0  # the sink's (or the unknown): re-raised unchanged
     _E_HEAD = 1  # llhttp or a check here rejected the head
     _E_NEXT = 2  # a second request began in this feed: stop at it
-    _E_BODY = 3  # the body is for the pure twin's parser (chunked)
+    _E_BODY = 3  # the body is for the pure twin's parser (chunked; an upgrade we refuse)
 
 
 class _Stop(Exception):
@@ -377,16 +378,20 @@ cdef class _Callbacks:
             self.expect_continue = self.connection_field = self.upgrade_field = False
             self.te = _TE_NONE
             self.in_body = True
-            # llhttp switches protocols after an Upgrade head (upgrade set before this
-            # callback runs) or CONNECT; a GET may be a WebSocket opening (RFC 6455 §4.1).
-            switch = upgrade or method is _CONNECT
+            # RFC 9110 §7.8: switch protocols only for CONNECT and a WebSocket opening
+            # handshake (RFC 6455 §4.1), a GET with an Upgrade head (llhttp sets upgrade
+            # before this callback runs) listing websocket. llhttp then stops after the
+            # head and the rest is the new protocol's.
+            switch = method is _CONNECT
             if upgrade and method is _GET:
                 ws_scope = _websocket_scope(scope)
                 if ws_scope is not None:
-                    scope, expect_continue = ws_scope, False
+                    scope, expect_continue, switch = ws_scope, False, True
             self.sink_on_request(scope, expect_continue, keep_alive)
-            if chunked and not switch:
-                self.error_kind = _E_BODY  # the pure twin's parser reads the chunked body
+            if (chunked or upgrade) and not switch:
+                # The pure twin's parser reads the body: a chunked one, or any after an
+                # upgrade head we do not switch for (llhttp would stop after the head).
+                self.error_kind = _E_BODY
                 raise _Stop()
         except BaseException as exc:
             self.error = exc

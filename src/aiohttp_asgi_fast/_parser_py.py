@@ -473,14 +473,18 @@ class RequestParser:
         # "close" option, HTTP/1.0 only with "keep-alive"; trailers may still add "close".
         keep_alive = not connection & _F_CLOSE if http11 else bool(connection & _F_KEEP_ALIVE)
         pos = term + 4
-        # llhttp: Upgrade + "Connection: upgrade", or CONNECT, switches protocols right
-        # after the head (any body belongs to the new protocol).
-        if (upgrade_field and connection & _F_UPGRADE) or method == "CONNECT":
+        # RFC 9110 §7.8: the server picks whether to switch protocols, and the connector
+        # only ever switches for CONNECT (RFC 9110 §9.3.6) and a WebSocket opening
+        # handshake (RFC 6455 §4.1: a GET with "Connection: upgrade" whose Upgrade lists
+        # websocket). The rest of the stream then belongs to the new protocol, right after
+        # the head. Any other upgrade request is an HTTP/1.1 request like any other.
+        switch = method == "CONNECT"
+        if method == "GET" and upgrade_field and connection & _F_UPGRADE:
+            ws_scope = websocket_scope(scope)
+            if ws_scope is not None:
+                scope, expect_continue, switch = ws_scope, False, True
+        if switch:
             self._state = _UPGRADED
-            if method == "GET":  # a WebSocket opening handshake (RFC 6455 §4.1)?
-                ws_scope = websocket_scope(scope)
-                if ws_scope is not None:
-                    scope, expect_continue = ws_scope, False
             self._on_request(scope, expect_continue, keep_alive)
             self._on_request_complete()
             self._on_upgrade(data[pos:])
