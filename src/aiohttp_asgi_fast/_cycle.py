@@ -166,8 +166,10 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
             raise ASGIProtocolError(
                 f"ASGI message must be a dict with a 'type' key, got {message!r:.200}"
             ) from None
-        if self.disconnected:
+        if self.disconnected and not self._wire_done:
             # ASGI HTTP spec 2.4: send() after the client left raises an OSError subclass.
+            # (A client that closed after reading the whole response did not leave early:
+            # the rest of the app's messages are checked, and dropped, as before.)
             raise ClientDisconnectedError("the client disconnected")
         if message_type == "http.response.body":
             await self._send_body(message)
@@ -504,7 +506,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
     def _app_failed(self, exc: BaseException, propagate_exceptions: bool) -> None:
         """The app raised, or ended without completing its response: what the client
         gets depends on how much of the response reached it (README, "Failures")."""
-        if self.disconnected:
+        if self.disconnected and not self._wire_done:
             if not isinstance(exc, ClientDisconnectedError):
                 logger.error("Exception in ASGI application after the client left", exc_info=exc)
             return

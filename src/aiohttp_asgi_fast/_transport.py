@@ -45,13 +45,15 @@ class InMemoryTransport(asyncio.Transport):
         server: tuple[str, int | None],
         client: tuple[str, int] | None,
         root_path: str,
+        max_head_size: int,
     ) -> None:
         super().__init__()
         self.loop = connector._loop
         self._connector = connector
         self._protocol = protocol
         self._parser = RequestParser(
-            self, scheme=scheme, server=server, client=client, root_path=root_path
+            self, scheme=scheme, server=server, client=client, root_path=root_path,
+            max_head_size=max_head_size,
         )
         self._extra: dict[str, Any] = {"peername": client, "sockname": server, "socket": None}
         self._cycle: RequestCycle | WebSocketCycle | None = None
@@ -62,6 +64,8 @@ class InMemoryTransport(asyncio.Transport):
         # ... and no app failed on it (an app that failed after its response reached
         # the client ends the connection once nothing else is in flight on it).
         self._close_after_response = False
+        self._request_in_progress = False  # the parser is inside a request's body
+        self._close_when_request_done = False  # ... and the connection closes after it
         self.decompress_requests = connector.decompress_requests
         self._client_writing_paused = False
         self.reading_paused = False
@@ -75,7 +79,7 @@ class InMemoryTransport(asyncio.Transport):
         try:
             self._parser.feed_data(data)
         except RequestParseError as exc:
-            self.fail_pending_response(exc)
+            self.fail_pending_response(exc, linger=False)  # nothing more can be parsed
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
@@ -162,6 +166,7 @@ class InMemoryTransport(asyncio.Transport):
 
     def on_request(self, scope: Scope, expect_continue: bool, keep_alive: bool = True) -> None:
         self._keep_alive = keep_alive
+        self._request_in_progress = True
         state = self._connector.state
         if state is not None:  # ASGI lifespan: each scope gets a shallow copy
             scope["state"] = state.copy()
@@ -179,9 +184,12 @@ class InMemoryTransport(asyncio.Transport):
             cycle.feed_body(body)
 
     def on_request_complete(self) -> None:
+        self._request_in_progress = False
         cycle = self._cycle
         if cycle is not None:
             cycle.body_complete()
+        if self._close_when_request_done:
+            self._close_from_server()
 
     def on_upgrade(self, data: bytes) -> None:
         self._upgraded = True
@@ -224,7 +232,7 @@ class InMemoryTransport(asyncio.Transport):
             # RFC 9112 §9.6: after a request or response with "close" the server
             # closes; a 1xx "final" response leaves aiohttp waiting for another; after
             # an upgrade request no further HTTP/1.1 can be parsed.
-            self._close_from_server()
+            self._close_after_request()
 
     def app_failed_after_response(self, cycle: RequestCycle) -> None:
         """``cycle``'s app failed after its whole response reached the client: the
@@ -236,14 +244,23 @@ class InMemoryTransport(asyncio.Transport):
         if isinstance(current, WebSocketCycle):
             return  # the connection switched protocols: it is never reused
         if current is cycle or current is None or current._wire_done:
-            self._close_from_server()
+            self._close_after_request()
         else:
             self._close_after_response = True
+
+    def _close_after_request(self) -> None:
+        """Close now, or once aiohttp has written the rest of the request body (a
+        lingering close, RFC 9112 §9.6): a write to a closed connection would fail the
+        request whose response the client already has."""
+        if self._request_in_progress and not self._upgraded:
+            self._close_when_request_done = True
+        else:
+            self._close_from_server()
 
     def app_finished(self, cycle: RequestCycle | WebSocketCycle) -> None:
         self._connector._app_finished(cycle)
 
-    def fail_pending_response(self, exc: BaseException) -> None:
+    def fail_pending_response(self, exc: BaseException, linger: bool = True) -> None:
         """The response cannot start: the client's pending request raises ``exc``, or
         ASGIAppError caused by it where aiohttp would take ``exc`` for its own error."""
         if self._closing:
@@ -256,7 +273,10 @@ class InMemoryTransport(asyncio.Transport):
             error.__cause__ = exc
             exc = error
         _aiohttp_compat.fail_pending_response(self._protocol, exc)
-        self._close_from_server()
+        if linger:
+            self._close_after_request()
+        else:
+            self._close_from_server()
 
     def fail_response_body(self, exc: BaseException, message: str) -> None:
         """The response started but cannot finish: the client's body read fails."""
