@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import ClientSession, TraceConfig
 
-from aiohttp_asgi_fast import ASGIApplicationConnector
+from aiohttp_asgi_fast import ASGIApplicationConnector, RequestParseError
 from helpers import json_app, make_session
 
 
@@ -202,6 +202,10 @@ async def test_asgi2_app_is_adapted() -> None:
         ({"app": json_app(), "root_path": "api"}, ValueError),
         ({"app": json_app(), "root_path": "/api/"}, ValueError),
         ({"app": json_app(), "client": ("127.0.0.1", "80")}, TypeError),
+        ({"app": json_app(), "max_request_head_size": 0}, ValueError),
+        ({"app": json_app(), "max_request_head_size": 1.5}, ValueError),
+        ({"app": json_app(), "max_request_head_size": True}, ValueError),
+        ({"app": json_app(), "interface": "wsgi"}, ValueError),
     ],
 )
 async def test_bad_options_are_refused(kwargs: dict[str, Any], error: type[Exception]) -> None:
@@ -216,3 +220,15 @@ async def test_close_with_idle_connections_leaves_nothing_behind() -> None:
         await resp.read()
     await session.close()
     assert connector.closed
+
+
+async def test_max_request_head_size_is_the_limit_the_connections_parse_with() -> None:
+    big = {"X-Token": "t" * (100 * 1024)}
+    async with make_session(json_app(), max_request_head_size=128 * 1024) as session:
+        async with session.get("/", headers=big) as resp:
+            assert await resp.json() == {"ok": True}
+    async with make_session(json_app()) as session:  # the 64 KiB default
+        with pytest.raises(RequestParseError, match=r"max_request_head_size.*65536|65536.*max_req"):
+            await session.get("/", headers=big)
+        async with session.get("/") as resp:  # a fresh connection parses on
+            assert await resp.json() == {"ok": True}

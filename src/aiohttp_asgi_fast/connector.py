@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import BaseConnector
 
 from . import _aiohttp_compat
+from ._framing import MAX_HEAD_SIZE
 from ._interface import Interface, as_asgi3
 from ._lifespan import LifespanRunner
 from ._transport import InMemoryTransport
@@ -80,6 +81,10 @@ class ASGIApplicationConnector(BaseConnector):
         (``(scope, receive, send)`` or ``(scope)``), taking an undecidable callable
         (``*args``) for ASGI 2 as uvicorn does; ``"asgi3"`` uses ``app`` as it is and
         ``"asgi2"`` always adapts it. See ``_interface.py`` for the rules.
+    :param max_request_head_size: the largest request head (request line and header
+        fields, RFC 9112 §2.1) and chunked trailer section parsed, in bytes; a larger one
+        fails that request with :class:`~aiohttp_asgi_fast.RequestParseError` naming the
+        limit and the size.
     """
 
     def __init__(
@@ -99,9 +104,15 @@ class ASGIApplicationConnector(BaseConnector):
         lifespan_shutdown_timeout: float | None = 10.0,
         decompress_requests: bool = False,
         interface: Interface = "auto",
+        max_request_head_size: int = MAX_HEAD_SIZE,
         **connector_options: Any,
     ) -> None:
         self._app: ASGIApp = as_asgi3(app, interface)
+        if type(max_request_head_size) is not int or max_request_head_size <= 0:
+            raise ValueError(
+                f"max_request_head_size must be a positive int (bytes), "
+                f"got {max_request_head_size!r:.100}"
+            )
         for name, value in (
             ("lifespan_startup_timeout", lifespan_startup_timeout),
             ("lifespan_shutdown_timeout", lifespan_shutdown_timeout),
@@ -136,6 +147,7 @@ class ASGIApplicationConnector(BaseConnector):
         self._root_path = root_path
         self._propagate_exceptions = bool(propagate_exceptions)
         self._decompress_requests = bool(decompress_requests)
+        self._max_request_head_size = max_request_head_size
         self._client = client
         self._app_tasks: dict[RequestCycle | WebSocketCycle, asyncio.Task[None]] = {}
         self._lifespan = (
@@ -217,6 +229,7 @@ class ASGIApplicationConnector(BaseConnector):
             server=(url.raw_host or "", _DEFAULT_PORTS.get(scheme) if port is None else port),
             client=self._client,
             root_path=self._root_path,
+            max_head_size=self._max_request_head_size,
         )
         protocol.connection_made(transport)
         return protocol
