@@ -10,13 +10,11 @@ it advertises (trailers, path send, early hints) and RFC 9110/9112.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
-from ._app_steps import run_steps
+from ._app_outcome import AppOutcome
 from ._decompress import request_decoder
-from ._extensions import AWAIT_TRAILERS as _AWAIT_TRAILERS
 from ._extensions import BODY_MESSAGES as _BODY_MESSAGES
 from ._extensions import COMPLETE as _COMPLETE
 from ._extensions import NOT_STARTED as _NOT_STARTED
@@ -25,11 +23,10 @@ from ._extensions import SEND_TRAILERS as _SEND_TRAILERS
 from ._extensions import START_PENDING as _START_PENDING
 from ._extensions import STREAMING as _STREAMING
 from ._extensions import ExtensionSends, close_head
-from ._framing import BODY_CHUNKED, BODY_NONE, INTERNAL_ERROR_RESPONSE, LAST_CHUNK
+from ._framing import BODY_CHUNKED, BODY_NONE, LAST_CHUNK
 from ._hotpath import encode_chunk, encode_response_head
 from ._request_body import RequestBodyReceiver
 from .exceptions import (
-    ASGIAppError,
     ASGIProtocolError,
     ClientDisconnectedError,
     RequestParseError,
@@ -38,21 +35,15 @@ from .exceptions import (
 if TYPE_CHECKING:
     from ._decompress import RequestDecoder
     from ._transport import InMemoryTransport
-    from ._types import ASGIApp, Message, Scope
+    from ._types import Message, Scope
 
 __all__ = ("RequestCycle",)
-
-logger: Final = logging.getLogger("aiohttp_asgi_fast")
 
 # Response body pieces are coalesced up to this size (see _send_body).
 _COALESCE_LIMIT: Final = 64 * 1024
 
-# The 500 sent for an app that failed before its response started, with
-# propagate_exceptions=False: the connection closes after it, and says so.
-_INTERNAL_ERROR: Final = close_head(INTERNAL_ERROR_RESPONSE)
-_INTERNAL_ERROR_HEAD: Final = _INTERNAL_ERROR[: _INTERNAL_ERROR.index(b"\r\n\r\n") + 4]
 
-class RequestCycle(RequestBodyReceiver, ExtensionSends):
+class RequestCycle(RequestBodyReceiver, ExtensionSends, AppOutcome):
     """Per-request state shared by ``receive``, ``send`` and the app task."""
 
     __slots__ = (
@@ -449,108 +440,3 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends):
         await self._transport.wait_reading_resumed()  # the client's buffer is full
         if self.disconnected:
             raise ClientDisconnectedError("the client disconnected")
-
-    # -- the app task -------------------------------------------------------------------
-
-    async def run(self, app: ASGIApp, propagate_exceptions: bool) -> None:
-        try:
-            await run_steps(app(self.scope, self.receive, self.send), self)
-        except asyncio.CancelledError:
-            self._finish()
-            if not self.disconnected:
-                # Cancelled in the step that held a response (e.g. a background task
-                # awaited after it) or before completing one: the client is not left
-                # waiting. A whole response goes out; an unfinished one fails.
-                if self._state == _COMPLETE:
-                    if self._whole_response is not None:
-                        self._flush_pending()
-                else:
-                    self._app_failed(
-                        ASGIAppError(
-                            "ASGI application was cancelled before completing the response"
-                        ),
-                        propagate_exceptions,
-                    )
-            raise
-        except BaseException as exc:
-            self._finish()
-            self._app_failed(exc, propagate_exceptions)
-            if not isinstance(exc, Exception):
-                raise  # KeyboardInterrupt, SystemExit: not ours to swallow
-        else:
-            self._finish()
-            state = self._state
-            if state == _COMPLETE:
-                if self._whole_response is not None or self._pending:
-                    self._flush_pending()
-            elif not self.disconnected:
-                # Like an exception: what this last step held is replaced or failed.
-                self._app_failed(
-                    ASGIAppError(
-                        "ASGI application returned without sending 'http.response.start'"
-                        if state == _NOT_STARTED
-                        else "ASGI application returned without completing the response: "
-                        "'http.response.start' promised trailers and no final "
-                        "'http.response.trailers' was sent"
-                        if state == _AWAIT_TRAILERS
-                        else "ASGI application returned without completing the response body"
-                    ),
-                    propagate_exceptions,
-                )
-
-    def _finish(self) -> None:
-        self.app_done = True
-        self._drop_body()
-        self._transport.app_finished(self)
-
-    def _app_failed(self, exc: BaseException, propagate_exceptions: bool) -> None:
-        """The app raised, or ended without completing its response: what the client
-        gets depends on how much of the response reached it (README, "Failures")."""
-        if self.disconnected and not self._wire_done:
-            if not isinstance(exc, ClientDisconnectedError):
-                logger.error("Exception in ASGI application after the client left", exc_info=exc)
-            return
-        whole = self._whole_response
-        if whole is not None and propagate_exceptions:
-            # The app sent a whole (error) response and raised in the same step: the
-            # exception is what the client gets, as with httpx's ASGITransport.
-            self._whole_response = None
-            self._state = _COMPLETE
-            self._transport.fail_pending_response(exc)
-            return
-        if whole is not None:
-            self._flush_pending()  # the app's own response, then as below
-        if self._wire_done:
-            # The client has the whole response and may be reusing the connection:
-            # the error is logged (as uvicorn does) and the connection is not reused.
-            logger.error("Exception in ASGI application after the response completed",
-                         exc_info=exc)
-            self._transport.app_failed_after_response(self)
-            return
-        state = self._state
-        self._state = _COMPLETE
-        self._plain_chunks = False
-        if state != _NOT_STARTED and not self._head:  # the head reached the client
-            self._deliver_pending()  # what the app sent before failing reaches the client
-            if not propagate_exceptions:
-                logger.error("Exception in ASGI application after the response started",
-                             exc_info=exc)
-            self._transport.fail_response_body(
-                exc, f"ASGI application failed after the response started: {exc!r}"
-            )
-            return
-        # Nothing reached the client yet: a held head and body are discarded.
-        self._head = b""
-        self._pending = []
-        self._pending_size = 0
-        if propagate_exceptions:
-            self._transport.fail_pending_response(exc)
-            return
-        logger.error("Exception in ASGI application", exc_info=exc)
-        # RFC 9110 §9.3.2: no content in a response to HEAD. The app failed, so the
-        # connection closes after the 500 and says so (RFC 9112 §9.6).
-        self._transport.deliver(
-            _INTERNAL_ERROR_HEAD if self.scope["method"] == "HEAD" else _INTERNAL_ERROR
-        )
-        self._wire_done = True
-        self._transport.response_complete(self, close=True)
