@@ -6,11 +6,10 @@ pure-Python ``_parser_py`` with the same names, signatures, sink calls and
 exceptions. llhttp reads the common requests' heads and Content-Length bodies; this
 module adds the checks llhttp leaves to its caller (HTTP/1.0 or 1.1 only,
 request-target forms, Transfer-Encoding) before the sink hears of a request, and
-encodes response heads with C lookup tables. Whatever llhttp cannot take on (a head
-it or those checks reject, a chunked body, the body of an upgrade request we do not
-switch protocols for) the pure twin's parser reads from a
-request's (or body's) first byte, so errors and their messages are the pure twin's
-by construction; it hands the stream back between requests.
+encodes response heads with C lookup tables. It parses chunked bodies itself with
+the pure twin's checks, and a head llhttp (or those checks) rejects is re-read by the
+pure twin's parser from its first byte: errors and their messages are the pure twin's
+by construction (see RequestParser).
 """
 
 cimport cython
@@ -59,7 +58,16 @@ from ._framing import (
     check_max_head_size,
     websocket_scope,
 )
+from ._parser_py import _F_CLOSE as _PY_F_CLOSE, _F_KEEP_ALIVE as _PY_F_KEEP_ALIVE
 from ._parser_py import RequestParser as _PureRequestParser
+from ._parser_py import (
+    _check_trailer_size as _py_check_trailer_size,
+    _chunk_end_error as _py_chunk_end_error,
+    _chunk_size as _py_chunk_size,
+    _partial_chunk_size_line as _py_partial_chunk_size_line,
+    _partial_trailer_line as _py_partial_trailer_line,
+    _trailer_field as _py_trailer_field,
+)
 from .exceptions import ASGIProtocolError, RequestParseError
 
 cdef extern from "Python.h":
@@ -72,6 +80,7 @@ cdef unsigned char _TCHAR_T[256]
 cdef unsigned char _VALUE_BAD_T[256]
 cdef unsigned char _TARGET_T[256]
 cdef unsigned char _LOWER_T[256]
+cdef signed char _HEX_T[256]  # a hex digit's value, else -1
 
 
 cdef void _fill_tables():
@@ -81,6 +90,7 @@ cdef void _fill_tables():
         _VALUE_BAD_T[c] = c in VALUE_FORBIDDEN
         _TARGET_T[c] = c in TARGET_CHARS
         _LOWER_T[c] = c + 32 if 65 <= c <= 90 else c
+        _HEX_T[c] = int(chr(c), 16) if chr(c) in "0123456789abcdefABCDEF" else -1
 
 
 _fill_tables()
@@ -106,6 +116,8 @@ cdef str _CONNECT = _METHODS[b"CONNECT"]
 cdef bytes _PLACEHOLDER = b"PUT"
 cdef object _websocket_scope = websocket_scope
 cdef str _V10 = "1.0"
+cdef int _F_CLOSE = _PY_F_CLOSE
+cdef int _F_KEEP_ALIVE = _PY_F_KEEP_ALIVE
 cdef dict _SCOPE_TEMPLATE = dict.fromkeys(
     ("type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "query_string",
      "root_path", "headers", "client", "server", "extensions")
@@ -123,12 +135,13 @@ cdef enum:  # RequestParser states
     _DEAD = 2
     _CLOSED = 3  # after a request that closes the connection (RFC 9112 §9.6)
     _DELEGATED = 4  # the pure twin's parser reads them (see RequestParser)
+    _CHUNKED = 5  # in a chunked body, parsed here
 
 cdef enum:  # what an exception raised in a callback means
     _E_SINK = 0  # the sink's (or the unknown): re-raised unchanged
     _E_HEAD = 1  # llhttp or a check here rejected the head
     _E_NEXT = 2  # a second request began in this feed: stop at it
-    _E_BODY = 3  # the body is for the pure twin's parser (chunked; an upgrade we refuse)
+    _E_BODY = 3  # the body is parsed here (chunked; after an upgrade head we refuse)
 
 
 class _Stop(Exception):
@@ -266,7 +279,8 @@ cdef class _Callbacks:
     cdef bint at_start  # between requests: the next byte llhttp gets begins one
     cdef bint in_body  # the head is done
     cdef bint expect_continue
-    cdef bint connection_field  # a Connection or Proxy-Connection field was seen
+    cdef bint connection_field  # a Connection or Proxy-Connection field was seen ...
+    cdef bint connection_other  # ... with a value other than exactly "keep-alive"
     cdef bint upgrade_field  # an Upgrade field was seen
     # The request's method (read at its start) and its version when its request line
     # was whole in the feed it began in; None: ask httptools.
@@ -302,6 +316,8 @@ cdef class _Callbacks:
                 self.te = _transfer_coding(value, self.te)
             elif (n == 10 and name == b"connection") or (n == 16 and name == b"proxy-connection"):
                 self.connection_field = True
+                if value != b"keep-alive":
+                    self.connection_other = True
             elif n == 7 and name == b"upgrade":
                 self.upgrade_field = True
             elif n == 14 and name == b"content-length":
@@ -343,10 +359,11 @@ cdef class _Callbacks:
             except BaseException:
                 self.error_kind = _E_HEAD  # the pure twin's parser says what is wrong
                 raise
-            # llhttp_should_keep_alive() (RFC 9112 §9.3): without a Connection field it is
-            # the version's default, so httptools is asked only when there is one.
+            # llhttp_should_keep_alive() (RFC 9112 §9.3): without Connection options it is
+            # the version's default, with only "keep-alive" true for 1.0 and 1.1 alike, so
+            # httptools is asked only about other options.
             if self.connection_field:
-                keep_alive = self.hp.should_keep_alive()
+                keep_alive = self.hp.should_keep_alive() if self.connection_other else True
                 if self.upgrade_field:
                     upgrade = self.hp.should_upgrade()
             else:
@@ -376,6 +393,7 @@ cdef class _Callbacks:
             self.url = None
             self.headers = []
             self.expect_continue = self.connection_field = self.upgrade_field = False
+            self.connection_other = False
             self.te = _TE_NONE
             self.in_body = True
             # RFC 9110 §7.8: switch protocols only for CONNECT and a WebSocket opening
@@ -438,17 +456,41 @@ cdef bytes _tail(data, Py_ssize_t k):
     return bytes(memoryview(data).cast("B")[k:])
 
 
+cdef Py_ssize_t _find_crlf(const char* s, Py_ssize_t pos, Py_ssize_t n):
+    """``data.find(b"\\r\\n", pos)`` on the bytes ``s`` of length ``n``."""
+    cdef const char* cr
+    while pos < n - 1:
+        cr = <const char*>memchr(s + pos, b"\r", n - 1 - pos)
+        if cr == NULL:
+            return -1
+        pos = cr - s
+        if s[pos + 1] == b"\n":
+            return pos
+        pos += 1
+    return -1
+
+
+cdef enum:  # where a chunked body (RFC 9112 §7.1) parsed here is
+    _C_SIZE = 0  # at a chunk-size line
+    _C_DATA = 1  # in chunk data
+    _C_END = 2  # at the CRLF after chunk data
+    _C_TRAILERS = 3  # in the trailer section
+
+
 @cython.final
 cdef class RequestParser:
     """Parse the request bytes aiohttp writes on one in-memory connection.
 
-    llhttp (through httptools) reads heads and Content-Length bodies, one request per
-    ``feed_data`` of httptools' parser: this class finds where each request starts and
-    ends, so it can read the method at the start and hand the stream to the pure twin's
-    parser (``_parser_py``) where llhttp cannot go on: a head llhttp or a check here
-    rejects (the pure parser re-reads it from its first byte and raises the same error
-    the pure twin raises), a chunked body, a request found only after llhttp read past
-    the previous one. The pure parser hands the stream back between requests.
+    llhttp (through httptools) reads the heads and small Content-Length bodies, one
+    request per ``feed_data`` of httptools' parser, so this class knows where each
+    request starts and ends: it reads each method at a request's start (llhttp reads a
+    placeholder for methods it does not know), parses chunked bodies, large
+    Content-Length bodies and the bodies of upgrade requests it does not switch for
+    itself (llhttp's parser is replaced after them), and hands the stream to the pure
+    twin's parser (``_parser_py``) from a request's first byte where llhttp cannot read
+    the head: one llhttp or a check here rejects (so the pure twin's error and message
+    are raised), a method split across feeds, a head that may pass the limit. The pure
+    parser hands the stream back between requests.
     """
 
     cdef object _hp
@@ -456,12 +498,19 @@ cdef class RequestParser:
     cdef object _sink, _on_upgrade
     cdef object _pure  # the pure twin's parser while _DELEGATED
     cdef int _state
-    cdef unsigned long long _body_left  # of a large Content-Length body parsed here
+    cdef unsigned long long _body_left  # of a Content-Length body parsed here ...
     cdef bint _keep_alive_after  # ... and whether the connection stays open after it
     cdef list _head  # the bytes so far of a head split across feeds (for a hand-over)
     cdef Py_ssize_t _head_len
     cdef Py_ssize_t _max_head  # the largest head (and trailer section) parsed, in bytes
     cdef Py_ssize_t _method_end  # _begin found a method llhttp does not know, ending here
+    # A chunked body parsed here (_CHUNKED), with the pure twin's checks and messages.
+    cdef int _chunk_state
+    cdef unsigned long long _chunk_left  # bytes of the current chunk's data still due
+    cdef bytes _pending  # a partial chunk-size or trailer line, or the CR of a chunk's CRLF
+    cdef Py_ssize_t _trailer_size
+    cdef bint _http11
+    cdef int _connection  # Connection option flags (_parser_py's) of head and trailers
 
     def __init__(
         self, sink, *, scheme, server, client, root_path, max_head_size=MAX_HEAD_SIZE
@@ -487,60 +536,192 @@ cdef class RequestParser:
     def feed_data(self, data):
         """Parse ``data``, calling the sink; any exception leaves the parser dead."""
         cdef _Callbacks callbacks = self._callbacks
-        cdef Py_ssize_t k
-        if self._state != _PARSING:
-            self._feed_elsewhere(data)
-            return
-        if not self._body_left and (not callbacks.at_start or len(data) < _LARGE_BODY):
+        cdef Py_ssize_t k = 0
+        if self._state == _PARSING and not self._body_left and (
+            not callbacks.at_start or len(data) < _LARGE_BODY
+        ):
             k = self._feed_httptools(data)  # the common path
-            if k >= 0:
-                self._pass_on(data, k)
-            return
-        self._feed_large(data)
-
-    cdef int _feed_elsewhere(self, data) except -1:
-        if self._state == _DEAD:
+            if k < 0:
+                return
+        elif self._state == _DEAD:
             raise RequestParseError(PARSER_CLOSED_MESSAGE)
-        try:
-            if self._state == _CLOSED:
-                self._check_closed(data)
-            elif self._state == _UPGRADED:
+        elif self._state == _UPGRADED:
+            try:
                 self._on_upgrade(bytes(data))
-            else:
-                self._feed_pure(data)
-        except BaseException:
-            self._state = _DEAD
-            raise
-        return 0
+            except BaseException:
+                self._state = _DEAD
+                raise
+            return
+        self._feed_from(data, k)
 
-    cdef int _pass_on(self, data, Py_ssize_t k) except -1:
-        """Give ``data[k:]``, where llhttp stopped, to what reads the stream now."""
+    cdef int _feed_from(self, data, Py_ssize_t pos) except -1:
+        """Parse ``data[pos:]`` with whatever reads the stream: llhttp one head (and small
+        Content-Length body) at a time, a body parsed here, the pure twin's parser."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef Py_ssize_t n, term, k, size
         try:
-            if self._state == _UPGRADED:  # the rest is the new protocol's, even b""
-                self._on_upgrade(_tail(data, k))
-            elif self._state == _DELEGATED:
-                self._feed_pure(_tail(data, k))
-            elif self._state == _CLOSED and k < len(data):
-                self._check_closed(_tail(data, k))
+            if not PyBytes_Check(data):
+                data = _tail(data, 0)  # views of it are kept: it must be immutable
+            n = PyBytes_GET_SIZE(data)
+            while True:
+                if self._state == _UPGRADED:  # the rest is the new protocol's, even b""
+                    self._on_upgrade(data[pos:] if pos else data)
+                    return 0
+                if self._state == _DELEGATED:
+                    self._feed_pure(data[pos:] if pos else data)
+                    return 0
+                if pos >= n:
+                    return 0
+                if self._state == _CLOSED:
+                    self._check_closed(data[pos:])
+                    return 0
+                if self._state == _CHUNKED:
+                    pos = self._feed_chunked(data, pos)
+                elif self._body_left:
+                    pos = self._feed_body(data, pos)
+                else:
+                    if callbacks.at_start:
+                        term = data.find(b"\r\n\r\n", pos)
+                        piece = data[pos:] if term < 0 else data[pos:term + 4]
+                    elif callbacks.in_body:  # a small Content-Length body: just its bytes
+                        size = min(n - pos, callbacks.content_length - callbacks.body_seen)
+                        piece = data[pos:pos + size]
+                    else:
+                        piece = data[pos:]
+                    k = self._feed_httptools(piece)
+                    pos += PyBytes_GET_SIZE(piece) if k < 0 else k
         except BaseException:
             self._state = _DEAD
             raise
-        return 0
 
     cdef int _check_closed(self, data) except -1:
         # RFC 9112 §9.6: nothing follows a request that closes the connection; llhttp
         # (and the pure twin) tolerate stray CR/LF only.
         if bytes(data).strip(b"\r\n"):
-            self._state = _DEAD
             raise RequestParseError(DATA_AFTER_CLOSE_MESSAGE)
         return 0
+
+    cdef int _request_done(self, bint keep_alive) except -1:
+        """A body parsed here ended: a fresh httptools parser (the old one still waits
+        for that body) reads on, unless the request closes the connection (RFC 9112 §9.3)."""
+        cdef _Callbacks callbacks = self._callbacks
+        callbacks.in_body = False
+        callbacks.at_start = True
+        callbacks.content_length = None
+        callbacks.body_seen = 0
+        if keep_alive:
+            self._state = _PARSING
+            self._hp = HttpRequestParser(callbacks)
+        else:
+            self._state = _CLOSED
+        callbacks.sink_on_request_complete()
+        return 0
+
+    cdef Py_ssize_t _feed_body(self, bytes data, Py_ssize_t pos) except -1:
+        """Pass on the part of a Content-Length body parsed here in ``data[pos:]``: the
+        feed itself when it is all body, a read-only view of it for a large piece."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        cdef Py_ssize_t size = n - pos
+        if <unsigned long long>size > self._body_left:
+            size = <Py_ssize_t>self._body_left
+        if size == n:
+            piece = data  # the feed is all body
+        elif size >= _LARGE_BODY:
+            piece = memoryview(data)[pos:pos + size]
+        else:
+            piece = data[pos:pos + size]
+        self._body_left -= size
+        callbacks.sink_on_body(piece)
+        if not self._body_left:
+            self._request_done(self._keep_alive_after)
+        return pos + size
+
+    cdef Py_ssize_t _feed_chunked(self, bytes data, Py_ssize_t pos) except -1:
+        """Parse the chunked body (RFC 9112 §7.1) in ``data[pos:]`` as the pure twin does
+        (its helpers check every line and word the errors); return where it ended, or
+        len(data) if it goes on."""
+        cdef _Callbacks callbacks = self._callbacks
+        cdef Py_ssize_t n, eol, size, i, shift = 0
+        cdef unsigned long long chunk
+        cdef const char* s
+        cdef int digit
+        if self._pending is not None:  # a line (or CRLF) begun in the previous feed
+            shift = pos - PyBytes_GET_SIZE(self._pending)
+            data = self._pending + data[pos:]
+            pos = 0
+            self._pending = None
+        s = PyBytes_AS_STRING(data)
+        n = PyBytes_GET_SIZE(data)
+        while pos < n:
+            if self._chunk_state == _C_DATA:
+                size = n - pos
+                if <unsigned long long>size > self._chunk_left:
+                    size = <Py_ssize_t>self._chunk_left
+                piece = data[pos:pos + size]
+                pos += size
+                self._chunk_left -= size
+                if not self._chunk_left:
+                    self._chunk_state = _C_END
+                callbacks.sink_on_body(piece)
+            elif self._chunk_state == _C_SIZE:
+                eol = _find_crlf(s, pos, n)
+                if eol < 0:
+                    self._pending = _py_partial_chunk_size_line(data[pos:], self._max_head)
+                    return n + shift
+                chunk = 0
+                size = eol - pos
+                if 0 < size < 16:  # hex digits only: read here (no overflow)
+                    for i in range(pos, eol):
+                        digit = _HEX_T[<unsigned char>s[i]]
+                        if digit < 0:
+                            chunk = _py_chunk_size(data[pos:eol])  # extensions, or an error
+                            break
+                        chunk = chunk * 16 + digit
+                else:
+                    chunk = _py_chunk_size(data[pos:eol])
+                pos = eol + 2
+                if chunk:
+                    self._chunk_state = _C_DATA
+                    self._chunk_left = chunk
+                else:
+                    self._chunk_state = _C_TRAILERS
+                    self._trailer_size = 0
+            elif self._chunk_state == _C_END:
+                if s[pos] != b"\r" or (pos + 1 < n and s[pos + 1] != b"\n"):
+                    raise _py_chunk_end_error()
+                if pos + 1 == n:
+                    self._pending = b"\r"
+                    return n + shift
+                pos += 2
+                self._chunk_state = _C_SIZE
+            else:  # _C_TRAILERS
+                eol = _find_crlf(s, pos, n)
+                if eol < 0:
+                    self._pending = _py_partial_trailer_line(
+                        data[pos:], self._trailer_size, self._max_head
+                    )
+                    return n + shift
+                if eol > pos:
+                    self._trailer_size += eol - pos + 2
+                    _py_check_trailer_size(self._trailer_size, self._max_head)
+                    self._connection |= _py_trailer_field(data[pos:eol])
+                    pos = eol + 2
+                else:
+                    # The empty line ends the body: keep-alive as llhttp_should_keep_alive()
+                    # with the trailers' Connection options too (RFC 9112 §9.3).
+                    self._request_done(
+                        not self._connection & _F_CLOSE if self._http11
+                        else <bint>(self._connection & _F_KEEP_ALIVE)
+                    )
+                    return eol + 2 + shift
+        return n + shift
 
     # -- the pure twin's parser --------------------------------------------------------
 
     cdef int _delegate(self, list pieces) except -1:
         """Let the pure twin's parser read the stream from a request's first byte on:
-        ``pieces`` (that request's bytes from earlier feeds) here, the rest of this feed
-        from _pass_on."""
+        ``pieces`` (that request's bytes from earlier feeds) here, the rest after."""
         cdef _Callbacks callbacks = self._callbacks
         self._pure = _PureRequestParser(
             self._sink, scheme=callbacks.scheme, server=callbacks.server,
@@ -567,6 +748,7 @@ cdef class RequestParser:
         return 0
 
     cdef int _resume_llhttp(self) except -1:
+        """A fresh httptools parser at a request's start."""
         cdef _Callbacks callbacks = self._callbacks
         self._pure = None
         self._state = _PARSING
@@ -577,6 +759,7 @@ cdef class RequestParser:
         callbacks.url = None
         callbacks.headers = []
         callbacks.expect_continue = callbacks.connection_field = callbacks.upgrade_field = False
+        callbacks.connection_other = False
         callbacks.te = _TE_NONE
         callbacks.method_hint = callbacks.version_hint = None
         callbacks.content_length = None
@@ -584,27 +767,46 @@ cdef class RequestParser:
         self._hp = HttpRequestParser(callbacks)
         return 0
 
+    # -- llhttp ------------------------------------------------------------------------
+
     cdef Py_ssize_t _head_end(self, data, Py_ssize_t start) except -2:
         """Where the head that began at ``start`` (or, with start 0, in an earlier feed)
         ends in ``data``: after its first CRLF CRLF (llhttp accepted it: no bare LF)."""
         carry = b"".join(self._head)[-3:] if self._head is not None else b""
         return start + (carry + _tail(data, start)).find(b"\r\n\r\n") + 4 - len(carry)
 
-    cdef Py_ssize_t _hand_over_body(self, data, Py_ssize_t start) except -2:
-        """The sink has the head; the pure twin's parser reads the body from its end."""
+    cdef Py_ssize_t _body_here(self, data, Py_ssize_t start) except -2:
+        """llhttp stopped after a head (the sink has it) whose body is parsed here: a
+        chunked one, or any after an upgrade head we do not switch for. Return where
+        the body begins in ``data``."""
         cdef _Callbacks callbacks = self._callbacks
         cdef Py_ssize_t end = self._head_end(data, start)
-        self._delegate(None)
-        self._pure._resume_body(
-            callbacks.length or 0, callbacks.chunked, callbacks.http11, callbacks.keep_alive
-        )
+        self._head = None
+        self._head_len = 0
+        self._hp = None  # it stopped for good: a fresh one after the body
+        if callbacks.chunked:
+            self._state = _CHUNKED
+            self._chunk_state = _C_SIZE
+            self._pending = None
+            self._http11 = callbacks.http11
+            # Connection flags giving the head's keep-alive, to which trailers may add.
+            if callbacks.http11:
+                self._connection = 0 if callbacks.keep_alive else _F_CLOSE
+            else:
+                self._connection = _F_KEEP_ALIVE if callbacks.keep_alive else 0
+        elif callbacks.length:
+            self._body_left = callbacks.length
+            self._keep_alive_after = callbacks.keep_alive
+        else:
+            self._request_done(callbacks.keep_alive)
         return end
 
     cdef Py_ssize_t _after_request(
         self, data, Py_ssize_t start, bint began_in_body, Py_ssize_t seen_before, bint failed
     ) except -2:
-        """A request ended in ``data`` and llhttp read on: find where it ended; what
-        follows goes to the pure twin's parser unless it is CR/LF only."""
+        """A request ended in ``data`` and llhttp read on past it: return where it ended
+        (llhttp reads on from there with a fresh parser), or -1 if llhttp only skipped
+        CR/LF."""
         cdef _Callbacks callbacks = self._callbacks
         cdef Py_ssize_t end
         if began_in_body:
@@ -616,14 +818,10 @@ cdef class RequestParser:
         if not callbacks.keep_alive:  # RFC 9112 §9.6: only CR/LF may follow
             self._state = _CLOSED
             return end
-        if not _tail(data, end).strip(b"\r\n"):
-            if failed:
-                self._resume_llhttp()
+        if not failed and not _tail(data, end).strip(b"\r\n"):
             return -1
-        self._delegate(None)
+        self._resume_llhttp()
         return end
-
-    # -- llhttp ------------------------------------------------------------------------
 
     cdef Py_ssize_t _begin(self, bytes data) except -2:
         """At a request's start: skip CR/LF (RFC 9112 §2.2), read the method and, if the
@@ -670,7 +868,7 @@ cdef class RequestParser:
 
     cdef Py_ssize_t _feed_httptools(self, data) except -2:
         """Feed ``data`` to llhttp. Return -1 when it took all of it, else the offset
-        where llhttp stopped: _pass_on gives the rest to what reads the stream now."""
+        where llhttp stopped, from which _feed_from goes on."""
         cdef _Callbacks callbacks = self._callbacks
         cdef Py_ssize_t start = 0, seen_before = 0, shift = 0
         cdef bint began_in_body = callbacks.in_body
@@ -690,7 +888,9 @@ cdef class RequestParser:
                 self._method_end = -1
         elif began_in_body:
             seen_before = callbacks.body_seen
-        elif self._head_len + len(data) > self._max_head:
+        elif self._head_len + (
+            PyBytes_GET_SIZE(data) if PyBytes_Check(data) else memoryview(data).nbytes
+        ) > self._max_head:
             # A head split across feeds may pass the limit: the pure twin's parser
             # counts it exactly and says so.
             self._delegate(self._head)
@@ -719,104 +919,48 @@ cdef class RequestParser:
             self._state = _UPGRADED
             self._head = None
             return upgrade_at + shift  # (an offset in what llhttp read)
-        if error is not None:
-            if kind == _E_SINK:
-                # Outside the except clauses: a sink's exception leaves as it came in.
-                self._state = _DEAD
-                _reraise(error)
-            if callbacks.completed:
-                return self._after_request(data, start, began_in_body, seen_before, True)
-            if kind == _E_BODY:
-                return self._hand_over_body(data, start)
-            # llhttp or a check here rejected the head: the pure twin's parser reads it
-            # from its first byte, so the error (and its text) is the pure twin's.
-            self._delegate(self._head)
-            return start
-        if callbacks.completed:
-            if not _clean_end(data):
-                return self._after_request(data, start, began_in_body, seen_before, False)
-            self._head = None
-            self._head_len = 0
-            if not callbacks.keep_alive:
-                self._state = _CLOSED
-        elif not callbacks.in_body:  # the head goes on in the next feed
-            piece = _tail(data, start)
-            if self._head is None:
-                self._head = [piece]
-            else:
-                self._head.append(piece)
-            self._head_len += PyBytes_GET_SIZE(piece)
-        else:
-            self._head = None
-            self._head_len = 0
-            if callbacks.content_length is not None and callbacks.content_length >= _LARGE_BODY:
-                # A large Content-Length body: the rest of it is parsed here (no copies).
-                self._body_left = callbacks.content_length - callbacks.body_seen
-                self._keep_alive_after = callbacks.keep_alive
-        return -1
-
-    cdef int _feed_large(self, data) except -1:
-        """A large feed at a request's start (a head with its body, as aiohttp joins
-        them) or the body of a large request: heads and small bodies go to llhttp one
-        request at a time, a large Content-Length body is cut here without copying."""
-        cdef _Callbacks callbacks = self._callbacks
-        cdef Py_ssize_t pos = 0, n, term, k, size
+        if error is not None and kind == _E_SINK:
+            # Outside the except clauses: a sink's exception leaves as it came in.
+            self._state = _DEAD
+            _reraise(error)
         try:
-            if not PyBytes_Check(data):
-                data = bytes(data)  # views of it are kept: it must be immutable
-            n = PyBytes_GET_SIZE(data)
-            while pos < n and self._state == _PARSING:
-                if self._body_left:
-                    pos = self._feed_large_body(data, pos)
-                    continue
-                if callbacks.at_start:
-                    term = data.find(b"\r\n\r\n", pos)
-                    piece = data[pos:] if term < 0 else data[pos:term + 4]
-                elif callbacks.in_body:  # a small Content-Length body: just its bytes
-                    size = min(n - pos, callbacks.content_length - callbacks.body_seen)
-                    piece = data[pos:pos + size]
+            if error is not None:
+                if callbacks.completed:
+                    return self._after_request(data, start, began_in_body, seen_before, True)
+                if kind == _E_BODY:
+                    return self._body_here(data, start)
+                # llhttp or a check here rejected the head: the pure twin's parser reads
+                # it from its first byte, so the error (and its text) is the pure twin's.
+                self._delegate(self._head)
+                return start
+            if callbacks.completed:
+                if not _clean_end(data):
+                    return self._after_request(data, start, began_in_body, seen_before, False)
+                self._head = None
+                self._head_len = 0
+                if not callbacks.keep_alive:
+                    self._state = _CLOSED
+            elif not callbacks.in_body:  # the head goes on in the next feed
+                piece = _tail(data, start)
+                if self._head is None:
+                    self._head = [piece]
                 else:
-                    piece = data[pos:]
-                k = self._feed_httptools(piece)
-                if k >= 0:
-                    self._pass_on(data, pos + k)
-                    return 0
-                pos += PyBytes_GET_SIZE(piece)
-            if pos < n and self._state == _CLOSED:
-                self._check_closed(data[pos:])
+                    self._head.append(piece)
+                self._head_len += PyBytes_GET_SIZE(piece)
+            else:
+                self._head = None
+                self._head_len = 0
+                if (
+                    callbacks.content_length is not None
+                    and callbacks.content_length >= _LARGE_BODY
+                ):
+                    # A large Content-Length body: the rest of it is parsed here (no copies).
+                    self._body_left = callbacks.content_length - callbacks.body_seen
+                    self._keep_alive_after = callbacks.keep_alive
+            return -1
         except BaseException:
             self._state = _DEAD
             raise
-        return 0
-
-    cdef Py_ssize_t _feed_large_body(self, bytes data, Py_ssize_t pos) except -1:
-        """Pass on the part of a large Content-Length body in ``data[pos:]``."""
-        cdef _Callbacks callbacks = self._callbacks
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
-        cdef Py_ssize_t size = n - pos
-        if <unsigned long long>size > self._body_left:
-            size = <Py_ssize_t>self._body_left
-        if size == n:
-            piece = data  # the feed is all body
-        elif size >= _LARGE_BODY:
-            piece = memoryview(data)[pos:pos + size]
-        else:
-            piece = data[pos:pos + size]
-        self._body_left -= size
-        callbacks.sink_on_body(piece)
-        if not self._body_left:
-            # httptools still counts this body: a fresh parser for the next request,
-            # unless this one closes the connection (RFC 9112 §9.3).
-            callbacks.in_body = False
-            callbacks.at_start = True
-            callbacks.content_length = None
-            callbacks.body_seen = 0
-            if self._keep_alive_after:
-                self._hp = HttpRequestParser(callbacks)
-            else:
-                self._state = _CLOSED
-            callbacks.sink_on_request_complete()
-        return pos + size
 
 
 cdef object _status_error(object status):

@@ -6,8 +6,9 @@ compiled twin cannot see the raw bytes (request-line spacing, header-line syntax
 chunk extensions, Connection tokens, keep-alive) this module reproduces llhttp's
 strict mode; everything else (request-target forms, Transfer-Encoding, versions)
 both twins check with the same stricter rules. tests/test_parity.py holds them to it.
-The compiled twin runs this parser itself wherever llhttp cannot go on (a head llhttp
-rejects, a chunked body): its error messages are the only ones.
+The compiled twin runs this parser itself on a request llhttp cannot read (a head
+llhttp rejects, ...) and parses chunked bodies with this module's checks: the error
+messages are this module's in both twins.
 """
 
 from __future__ import annotations
@@ -222,6 +223,45 @@ def _check_chunk_size_prefix(partial: bytes) -> bytes:
     return partial
 
 
+def _partial_chunk_size_line(partial: bytes, limit: int) -> bytes:
+    """Check a chunk-size line that goes on in the next feed; return it."""
+    _check_chunk_size_prefix(partial)
+    if len(partial) > limit:
+        raise _error(f"chunk-size line longer than {limit} bytes")
+    return partial
+
+
+def _chunk_end_error() -> RequestParseError:
+    return _error("chunk data not followed by CRLF")
+
+
+def _check_trailer_size(size: int, limit: int) -> None:
+    """``size`` bytes of the trailer section so far (there are more): within the limit?"""
+    if size > limit:
+        raise RequestParseError(trailers_too_large_message(size, limit))
+
+
+def _partial_trailer_line(partial: bytes, size: int, limit: int) -> bytes:
+    """Check a trailer line that goes on in the next feed, after ``size`` bytes of
+    trailer section; return it."""
+    _check_field_prefix(partial)
+    # (a CR may begin the empty line that ends the section: not counted)
+    _check_trailer_size(size + len(partial) - (partial[-1:] == b"\r"), limit)
+    return partial
+
+
+def _trailer_field(line: bytes) -> int:
+    """Check one trailer field line; return its Connection option flags."""
+    name, value = _check_field_line(line)
+    # RFC 9110 §6.5.1: framing fields are not allowed in trailers (llhttp agrees);
+    # ASGI has no request trailers, but llhttp honours Connection in them.
+    if name in (_CONTENT_LENGTH, _TRANSFER_ENCODING):
+        raise _error(f"{name.decode()} in the trailer section")
+    if name in (b"connection", b"proxy-connection"):
+        return _connection_flags(value)
+    return 0
+
+
 def _chunk_size(line: bytes) -> int:
     """Parse ``chunk-size [ chunk-ext ]`` (RFC 9112 §7.1)."""
     size, semicolon, ext = line.partition(b";")
@@ -275,32 +315,12 @@ class RequestParser:
             self._state = _DEAD
             raise
 
-    # -- for the compiled twin: it hands this parser the stream at a message start
-    # (a fresh parser) or at a body start, and takes it back once this one is idle.
+    # -- for the compiled twin: it hands a fresh parser the stream at a request's
+    # start and takes it back once this one is idle.
 
     def _idle(self) -> bool:
         """Whether the parser is between requests with nothing buffered."""
         return self._state == _START
-
-    def _resume_body(self, length: int, chunked: bool, http11: bool, keep_alive: bool) -> None:
-        """Continue after a head another parser read (and told the sink about)."""
-        # Connection flags that give the same keep-alive, to which trailers may add.
-        self._http11 = http11
-        if http11:
-            self._connection = 0 if keep_alive else _F_CLOSE
-        else:
-            self._connection = _F_KEEP_ALIVE if keep_alive else 0
-        if chunked:
-            self._state = _CHUNK_SIZE
-        elif length > 0:
-            self._state = _BODY
-            self._remaining = length
-        else:
-            try:
-                self._message_done()
-            except BaseException:
-                self._state = _DEAD
-                raise
 
     def _feed(self, data: bytes) -> None:
         if self._pending:
@@ -357,10 +377,7 @@ class RequestParser:
             elif state == _CHUNK_SIZE:
                 eol = data.find(b"\r\n", pos)
                 if eol < 0:
-                    partial = _check_chunk_size_prefix(data[pos:])
-                    if len(partial) > self._max_head:
-                        raise _error(f"chunk-size line longer than {self._max_head} bytes")
-                    self._pending = partial
+                    self._pending = _partial_chunk_size_line(data[pos:], self._max_head)
                     return
                 size = _chunk_size(data[pos:eol])
                 pos = eol + 2
@@ -372,7 +389,7 @@ class RequestParser:
                     self._trailer_size = 0
             elif state == _CHUNK_END:
                 if data[pos] != 13 or (pos + 1 < end and data[pos + 1] != 10):
-                    raise _error("chunk data not followed by CRLF")
+                    raise _chunk_end_error()
                 if pos + 1 == end:
                     self._pending = b"\r"
                     return
@@ -381,12 +398,9 @@ class RequestParser:
             elif state == _TRAILERS:
                 eol = data.find(b"\r\n", pos)
                 if eol < 0:
-                    partial = _check_field_prefix(data[pos:])
-                    # (a CR may begin the empty line that ends the section: not counted)
-                    self._check_trailer_size(
-                        self._trailer_size + len(partial) - (partial[-1:] == b"\r")
+                    self._pending = _partial_trailer_line(
+                        data[pos:], self._trailer_size, self._max_head
                     )
-                    self._pending = partial
                     return
                 line = data[pos:eol]
                 pos = eol + 2
@@ -537,21 +551,10 @@ class RequestParser:
         else:
             _check_request_line_prefix(partial)
 
-    def _check_trailer_size(self, size: int) -> None:
-        """``size`` bytes of the trailer section so far (there are more): within the limit?"""
-        if size > self._max_head:
-            raise RequestParseError(trailers_too_large_message(size, self._max_head))
-
     def _trailer(self, line: bytes) -> None:
         self._trailer_size += len(line) + 2
-        self._check_trailer_size(self._trailer_size)
-        name, value = _check_field_line(line)
-        # RFC 9110 §6.5.1: framing fields are not allowed in trailers (llhttp agrees);
-        # ASGI has no request trailers, but llhttp honours Connection in them.
-        if name in (_CONTENT_LENGTH, _TRANSFER_ENCODING):
-            raise _error(f"{name.decode()} in the trailer section")
-        if name in (b"connection", b"proxy-connection"):
-            self._connection |= _connection_flags(value)
+        _check_trailer_size(self._trailer_size, self._max_head)
+        self._connection |= _trailer_field(line)
 
 
 def _status_error(status: object) -> ASGIProtocolError:
