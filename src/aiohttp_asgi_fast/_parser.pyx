@@ -407,8 +407,8 @@ cdef class _Callbacks:
                     scope, expect_continue, switch = ws_scope, False, True
             self.sink_on_request(scope, expect_continue, keep_alive)
             if (chunked or upgrade) and not switch:
-                # The pure twin's parser reads the body: a chunked one, or any after an
-                # upgrade head we do not switch for (llhttp would stop after the head).
+                # RequestParser reads the body itself (_body_here): a chunked one, or any
+                # after an upgrade head we do not switch for (llhttp skips that body).
                 self.error_kind = _E_BODY
                 raise _Stop()
         except BaseException as exc:
