@@ -113,10 +113,12 @@ def _request_line(line: bytes) -> tuple[str, bytes, str]:
     """Split ``method SP request-target SP HTTP-version`` (RFC 9112 §3)."""
     # llhttp (the compiled twin) accepts several SPs between the parts; so do we.
     method_b, sp, rest = line.partition(b" ")
-    # RFC 9110 §9.1: a method is any token, case-sensitive ("get" is not GET).
-    if not sp or not method_b or method_b.translate(None, _TCHAR_BYTES):
-        raise _error(f"bad method in request line {line!r}")
-    method = _METHODS.get(method_b) or method_b.decode("ascii")
+    method = _METHODS.get(method_b)
+    if method is None or not sp:
+        # RFC 9110 §9.1: a method is any token, case-sensitive ("get" is not GET).
+        if not sp or not method_b or method_b.translate(None, _TCHAR_BYTES):
+            raise _error(f"bad method in request line {line!r}")
+        method = method_b.decode("ascii")
     target, sp, proto = rest.lstrip(b" ").partition(b" ")
     version, methods = _VERSIONS.get(proto.lstrip(b" "), ("", None))
     if not version or (methods is not None and method not in methods):
