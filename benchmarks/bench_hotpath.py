@@ -31,7 +31,7 @@ HEAD_HEADERS = [(b"content-type", b"application/json"), (b"x-request-id", b"abc1
 
 
 class Sink:
-    def on_request(self, scope: Any, expect_continue: bool) -> None:
+    def on_request(self, scope: Any, expect_continue: bool, keep_alive: bool) -> None:
         pass
 
     def on_body(self, body: bytes) -> None:

@@ -203,8 +203,8 @@ async def test_asgi2_app_is_adapted() -> None:
         ({"app": json_app(), "root_path": "/api/"}, ValueError),
         ({"app": json_app(), "client": ("127.0.0.1", "80")}, TypeError),
         ({"app": json_app(), "max_request_head_size": 0}, ValueError),
-        ({"app": json_app(), "max_request_head_size": 1.5}, ValueError),
-        ({"app": json_app(), "max_request_head_size": True}, ValueError),
+        ({"app": json_app(), "max_request_head_size": 1.5}, TypeError),
+        ({"app": json_app(), "max_request_head_size": True}, TypeError),
         ({"app": json_app(), "interface": "wsgi"}, ValueError),
     ],
 )

@@ -108,10 +108,15 @@ class ASGIApplicationConnector(BaseConnector):
         **connector_options: Any,
     ) -> None:
         self._app: ASGIApp = as_asgi3(app, interface)
-        if type(max_request_head_size) is not int or max_request_head_size <= 0:
-            raise ValueError(
-                f"max_request_head_size must be a positive int (bytes), "
+        if type(max_request_head_size) is not int:
+            raise TypeError(
+                f"max_request_head_size must be an int (bytes), "
                 f"got {max_request_head_size!r:.100}"
+            )
+        if max_request_head_size <= 0:
+            raise ValueError(
+                f"max_request_head_size must be a positive number of bytes, "
+                f"got {max_request_head_size}"
             )
         for name, value in (
             ("lifespan_startup_timeout", lifespan_startup_timeout),
