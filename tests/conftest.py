@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import inspect
 import os
 import warnings
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -70,3 +72,16 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
             loop.close()
             gc.collect()
     return True
+
+
+@pytest.fixture(params=[pytest.param("compiled", marks=pytest.mark.c_extension), "pure"])
+def hotpath(request: pytest.FixtureRequest) -> ModuleType:
+    """Each hot-path twin in turn, imported directly (whatever the mode selects)."""
+    if request.param == "pure":
+        return importlib.import_module("aiohttp_asgi_fast._parser_py")
+    try:
+        return importlib.import_module("aiohttp_asgi_fast._parser")
+    except ImportError as exc:
+        if NO_EXTENSIONS:
+            pytest.skip(f"compiled hot path not built (AIOHTTP_ASGI_NO_EXTENSIONS set): {exc}")
+        pytest.fail(f"compiled hot path failed to import: {exc!r}")

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import itertools
-import os
 import weakref
 from http import HTTPStatus
 from types import ModuleType
@@ -30,23 +28,6 @@ from aiohttp_asgi_fast._framing import (
     PARSER_CLOSED_MESSAGE,
 )
 from aiohttp_asgi_fast.exceptions import ASGIProtocolError, RequestParseError
-
-
-def _no_extensions() -> bool:
-    value = os.environ.get("AIOHTTP_ASGI_NO_EXTENSIONS", "")
-    return bool(value) and value != "0"
-
-
-@pytest.fixture(params=[pytest.param("compiled", marks=pytest.mark.c_extension), "pure"])
-def hotpath(request: pytest.FixtureRequest) -> ModuleType:
-    if request.param == "pure":
-        return importlib.import_module("aiohttp_asgi_fast._parser_py")
-    try:
-        return importlib.import_module("aiohttp_asgi_fast._parser")
-    except ImportError as exc:
-        if _no_extensions():
-            pytest.skip(f"compiled hot path not built (AIOHTTP_ASGI_NO_EXTENSIONS set): {exc}")
-        pytest.fail(f"compiled hot path failed to import: {exc!r}")
 
 
 class Recorder:

@@ -8,8 +8,6 @@ names the limit, the size and how to raise it; it is not reported as malformed.
 
 from __future__ import annotations
 
-import importlib
-import os
 import re
 from types import ModuleType
 from typing import Any
@@ -24,23 +22,6 @@ from aiohttp_asgi_fast._framing import (
     trailers_too_large_message,
 )
 from aiohttp_asgi_fast.exceptions import RequestParseError
-
-
-def _no_extensions() -> bool:
-    value = os.environ.get("AIOHTTP_ASGI_NO_EXTENSIONS", "")
-    return bool(value) and value != "0"
-
-
-@pytest.fixture(params=[pytest.param("compiled", marks=pytest.mark.c_extension), "pure"])
-def hotpath(request: pytest.FixtureRequest) -> ModuleType:
-    if request.param == "pure":
-        return importlib.import_module("aiohttp_asgi_fast._parser_py")
-    try:
-        return importlib.import_module("aiohttp_asgi_fast._parser")
-    except ImportError as exc:
-        if _no_extensions():
-            pytest.skip(f"compiled hot path not built (AIOHTTP_ASGI_NO_EXTENSIONS set): {exc}")
-        pytest.fail(f"compiled hot path failed to import: {exc!r}")
 
 
 class Recorder:

@@ -84,31 +84,38 @@ def accepts_trailers(scope_headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return False
 
 
+def header_pairs(message_type: str, headers: object) -> list[tuple[bytes, bytes]]:
+    """The ``headers`` of a ``message_type`` message as a list of (bytes, bytes) pairs,
+    or an ASGIProtocolError naming that message type (ASGI: an iterable of pairs)."""
+    if not isinstance(headers, (str, bytes, bytearray, memoryview)):  # not per character
+        try:
+            items = list(cast(Iterable[Any], headers))
+        except TypeError:
+            pass
+        else:
+            for item in items:
+                if not isinstance(item, (tuple, list)) or len(item) != 2:
+                    raise ASGIProtocolError(
+                        f"'{message_type}' header must be a [name, value] pair, "
+                        f"got {item!r:.200}"
+                    )
+                name, value = item
+                if not isinstance(name, bytes) or not isinstance(value, bytes):
+                    raise ASGIProtocolError(
+                        f"'{message_type}' header names and values must be bytes, "
+                        f"got {name!r:.100}: {value!r:.100}"
+                    )
+            return items
+    raise ASGIProtocolError(
+        f"'{message_type}' headers must be an iterable of [name, value] pairs, "
+        f"got {headers!r:.200}"
+    )
+
+
 def trailer_fields(headers: object) -> bytes:
     """Validate an ``http.response.trailers`` 'headers'; return its field lines."""
-    if isinstance(headers, (bytes, str)):
-        items: Iterable[Any] = (headers,)  # reported as a bad pair below
-    else:
-        try:
-            items = iter(cast(Iterable[Any], headers))
-        except TypeError:
-            raise ASGIProtocolError(
-                f"'http.response.trailers' headers must be an iterable of [name, value] "
-                f"pairs, got {headers!r:.200}"
-            ) from None
     lines: list[bytes] = []
-    for item in items:
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise ASGIProtocolError(
-                f"'http.response.trailers' header must be a [name, value] pair, "
-                f"got {item!r:.200}"
-            )
-        name, value = item
-        if not isinstance(name, bytes) or not isinstance(value, bytes):
-            raise ASGIProtocolError(
-                f"'http.response.trailers' header names and values must be bytes, "
-                f"got {name!r:.100}: {value!r:.100}"
-            )
+    for name, value in header_pairs("http.response.trailers", headers):
         if not name or name.translate(None, _LOWER_TCHAR):
             raise ASGIProtocolError(
                 f"invalid trailer name {name!r:.100}: must be a lower-case RFC 9110 §5.6.2 "

@@ -21,6 +21,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from ._extensions import header_pairs
 from ._framing import INTERNAL_ERROR_RESPONSE, MAX_STATUS
 from ._hotpath import encode_response_head
 from ._waiters import Waiters
@@ -253,7 +254,7 @@ class WebSocketCycle(Waiters):
                         f"'websocket.http.response.start' status must be an int of 200 or "
                         f"more (at most {MAX_STATUS}), got {status!r:.100}"
                     )
-                headers = _checked_headers(message_type, message.get("headers", ()))
+                headers = header_pairs(message_type, message.get("headers", ()))
                 _encode_head(message_type, status, headers, body_length=0)
                 self._denial = (status, headers)
                 self._state = _RESPONDING
@@ -283,7 +284,7 @@ class WebSocketCycle(Waiters):
                     f"client (offered: {self.scope['subprotocols']!r})"
                 )
             headers.append((b"sec-websocket-protocol", subprotocol.encode("latin-1")))
-        extra = _checked_headers("websocket.accept", extra)
+        extra = header_pairs("websocket.accept", extra)
         for name, _ in extra:
             if name.lower() in _SERVER_HEADERS:
                 raise ASGIProtocolError(
@@ -466,36 +467,6 @@ def _close_fields(message: Message) -> tuple[int, bytes]:
             f"{MAX_CLOSE_REASON} fit in a close frame (RFC 6455 §5.5)"
         )
     return code, encoded
-
-
-def _checked_headers(message_type: str, headers: object) -> list[tuple[bytes, bytes]]:
-    """``headers`` of a WebSocket message as a list of (bytes, bytes), or an error naming it.
-
-    ``encode_response_head`` checks the same, but its errors name ``http.response.start``.
-    """
-    if not isinstance(headers, (str, bytes, bytearray, memoryview)):  # not per character
-        try:
-            items = list(cast(Any, headers))
-        except TypeError:
-            pass
-        else:
-            for item in items:
-                if not isinstance(item, (tuple, list)) or len(item) != 2:
-                    raise ASGIProtocolError(
-                        f"'{message_type}' header must be a [name, value] pair, "
-                        f"got {item!r:.200}"
-                    )
-                name, value = item
-                if not isinstance(name, bytes) or not isinstance(value, bytes):
-                    raise ASGIProtocolError(
-                        f"'{message_type}' header names and values must be bytes, "
-                        f"got {name!r:.100}: {value!r:.100}"
-                    )
-            return items
-    raise ASGIProtocolError(
-        f"'{message_type}' headers must be an iterable of [name, value] pairs, "
-        f"got {headers!r:.200}"
-    )
 
 
 def _encode_head(
