@@ -109,6 +109,20 @@ async def test_streamed_response_to_a_closing_request_says_close() -> None:
                 assert await resp.read() == b"ab"
 
 
+async def test_expect_continue_request_answered_without_reading_closes_the_connection() -> None:
+    # The app answered without asking for the body, so no 100 Continue was sent and the
+    # client may never send it (RFC 9110 §10.1.1): the connection cannot be reused, and
+    # says so. aiohttp 3.8 reused it and its next request waited for the unsent body.
+    async with make_session(hello) as session:
+        for _ in range(3):
+            async with session.post("/", data=b"x" * 1000, expect100=True,
+                                    timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                assert resp.status == 200
+                assert resp.headers["Connection"] == "close"
+                assert await resp.read() == b"hello /"
+            await expect_hello(session)
+
+
 # -- #2 an app failure after the whole response reached the client -------------------------
 
 

@@ -258,6 +258,10 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends, AppOutcome):
         )
         if trailers:
             head = self._promise_trailers(head, framing)
+        if self._expect_continue:
+            # The client still waits for 100 Continue and may never send the body: the
+            # connection ends with this response, which says so (RFC 9110 §10.1.1).
+            self._transport.close_after_response()
         if not self._transport.keep_alive:
             head = close_head(head)
         self._head = head

@@ -234,6 +234,10 @@ class InMemoryTransport(asyncio.Transport):
             # an upgrade request no further HTTP/1.1 can be parsed.
             self._close_after_request()
 
+    def close_after_response(self) -> None:
+        """The connection ends with the current response (which says so)."""
+        self._close_after_response = True
+
     def app_failed_after_response(self, cycle: RequestCycle) -> None:
         """``cycle``'s app failed after its whole response reached the client: the
         connection is not reused. The client may already have sent its next request
