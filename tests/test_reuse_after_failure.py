@@ -8,6 +8,7 @@ been reused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -330,3 +331,74 @@ async def test_explicit_port_zero_is_kept_in_the_scope() -> None:
     assert [s["server"] for s in scopes] == [
         ("testserver", 0), ("testserver", 80), ("testserver", 443), ("testserver", 8080)
     ]
+
+
+# -- found in review: the response's end on the wire decides, not the last message ------
+
+
+async def test_cancelled_final_send_fails_the_read_when_the_app_returns() -> None:
+    # The final body waited for the client to read and was cancelled; the app then
+    # returned normally. The client must not wait for a last chunk that never comes.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(0)
+        for _ in range(64):  # fill aiohttp's buffer: send() then waits
+            try:
+                await asyncio.wait_for(send({"type": "http.response.body",
+                                             "body": b"x" * 65536, "more_body": True}), 0.05)
+            except asyncio.TimeoutError:
+                break
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(send({"type": "http.response.body", "body": b"END"}), 0.05)
+
+    async with make_session(app) as session:
+        async with session.get("/") as resp:
+            await asyncio.sleep(0.3)
+            with pytest.raises(aiohttp.ClientPayloadError) as info:
+                await asyncio.wait_for(resp.read(), 5)
+    assert isinstance(info.value.__cause__, ASGIAppError)
+
+
+async def test_earlier_app_still_running_hears_the_connection_close() -> None:
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"] == "/b":
+            await hello(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"5")]})
+        await send({"type": "http.response.body", "body": b"hello", "more_body": True})
+        while (message := await receive())["type"] != "http.disconnect":
+            seen.append(message["type"])
+        seen.append("http.disconnect")
+        await send({"type": "http.response.body", "body": b""})
+
+    connector = ASGIApplicationConnector(app)
+    async with ClientSession(base_url="http://testserver", connector=connector) as session:
+        async with session.get("/a") as resp:
+            assert await resp.read() == b"hello"
+        await expect_hello(session, "/b")  # the same connection, /a's app still runs
+        assert connector.running_app_calls == 1
+    # Closing the session closed the connection: /a's app was told and returned.
+    assert seen == ["http.request", "http.disconnect"]
+    assert connector.running_app_calls == 0
+
+
+@pytest.mark.parametrize("headers", [{}, {"Connection": "close"}])
+async def test_return_after_a_complete_content_length_body_is_logged_either_way(
+    headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"5")]})
+        await send({"type": "http.response.body", "body": b"hello", "more_body": True})
+        await asyncio.sleep(0.01)  # (with close, the connection is closed by now)
+
+    caplog.set_level(logging.ERROR, LOGGER)
+    async with make_session(app) as session:
+        async with session.get("/", headers=headers) as resp:
+            assert await resp.read() == b"hello"
+        await asyncio.sleep(0.05)
+    messages = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert messages == ["Exception in ASGI application after the response completed"]

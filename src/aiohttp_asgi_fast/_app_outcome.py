@@ -66,20 +66,17 @@ class AppOutcome:
             await run_steps(app(self.scope, self.receive, self.send), self)
         except asyncio.CancelledError:
             self._finish()
-            if not self.disconnected:
-                # Cancelled in the step that held a response (e.g. a background task
-                # awaited after it) or before completing one: the client is not left
-                # waiting. A whole response goes out; an unfinished one fails.
-                if self._state == COMPLETE:
-                    if self._whole_response is not None:
-                        self._flush_pending()
-                else:
-                    self._app_failed(
-                        ASGIAppError(
-                            "ASGI application was cancelled before completing the response"
-                        ),
-                        propagate_exceptions,
-                    )
+            if self._state == COMPLETE and self._whole_response is not None:
+                # Cancelled in the step that held a whole response (e.g. a background
+                # task awaited after it): it goes out.
+                if not self.disconnected:
+                    self._flush_pending()
+            elif not self._wire_done and not self.disconnected:
+                # The client is not left waiting: an unfinished response fails.
+                self._app_failed(
+                    ASGIAppError("ASGI application was cancelled before completing the response"),
+                    propagate_exceptions,
+                )
             raise
         except BaseException as exc:
             self._finish()
@@ -89,23 +86,28 @@ class AppOutcome:
         else:
             self._finish()
             state = self._state
-            if state == COMPLETE:
-                if self._whole_response is not None or self._pending:
-                    self._flush_pending()
-            elif not self.disconnected:
-                # Like an exception: what this last step held is replaced or failed.
-                self._app_failed(
-                    ASGIAppError(
-                        "ASGI application returned without sending 'http.response.start'"
-                        if state == NOT_STARTED
-                        else "ASGI application returned without completing the response: "
-                        "'http.response.start' promised trailers and no final "
-                        "'http.response.trailers' was sent"
-                        if state == AWAIT_TRAILERS
-                        else "ASGI application returned without completing the response body"
-                    ),
-                    propagate_exceptions,
-                )
+            if state == COMPLETE and (self._whole_response is not None or self._pending):
+                self._flush_pending()
+            if (state == COMPLETE and self._wire_done) or (
+                self.disconnected and not self._wire_done  # the client left: it was told
+            ):
+                return
+            # Like an exception: what this last step held is replaced or failed.
+            self._app_failed(
+                ASGIAppError(
+                    "ASGI application returned without sending 'http.response.start'"
+                    if state == NOT_STARTED
+                    else "ASGI application returned without completing the response: "
+                    "'http.response.start' promised trailers and no final "
+                    "'http.response.trailers' was sent"
+                    if state == AWAIT_TRAILERS
+                    else "ASGI application returned before its final body reached the "
+                    "client (its last send() did not finish)"
+                    if state == COMPLETE
+                    else "ASGI application returned without completing the response body"
+                ),
+                propagate_exceptions,
+            )
 
     def _finish(self) -> None:
         self.app_done = True
@@ -162,4 +164,5 @@ class AppOutcome:
             _INTERNAL_ERROR_HEAD if self.scope["method"] == "HEAD" else _INTERNAL_ERROR
         )
         self._wire_done = True
+        self._transport.response_says_close()
         self._transport.response_complete(cast("RequestCycle", self), close=True)

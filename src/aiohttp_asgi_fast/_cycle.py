@@ -264,6 +264,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends, AppOutcome):
             self._transport.close_after_response()
         if not self._transport.keep_alive:
             head = close_head(head)
+            self._transport.response_says_close()
         self._head = head
         self._framing = framing
         # An interim (1xx, not 101) status cannot end a response: aiohttp keeps waiting

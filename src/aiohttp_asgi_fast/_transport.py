@@ -65,6 +65,10 @@ class InMemoryTransport(asyncio.Transport):
         # the client ends the connection once nothing else is in flight on it).
         self._close_after_response = False
         self._request_in_progress = False  # the parser is inside a request's body
+        self._said_close = False  # the current response's head says connection: close
+        # Earlier requests' cycles whose apps still run after their response reached the
+        # client: they too hear when the connection closes.
+        self._earlier: list[RequestCycle] = []
         self._close_when_request_done = False  # ... and the connection closes after it
         self.decompress_requests = connector.decompress_requests
         self._client_writing_paused = False
@@ -158,6 +162,9 @@ class InMemoryTransport(asyncio.Transport):
         self._cycle = None
         if cycle is not None:
             cycle.client_disconnected()
+        for earlier in self._earlier:
+            earlier.client_disconnected()
+        self._earlier.clear()
         self.resume_reading()  # wakes a send() blocked on backpressure
         if self._client_writing_paused:
             self.resume_client_writing()
@@ -167,6 +174,10 @@ class InMemoryTransport(asyncio.Transport):
     def on_request(self, scope: Scope, expect_continue: bool, keep_alive: bool = True) -> None:
         self._keep_alive = keep_alive
         self._request_in_progress = True
+        self._said_close = False
+        previous = self._cycle
+        if isinstance(previous, RequestCycle) and not previous.app_done:
+            self._earlier.append(previous)
         state = self._connector.state
         if state is not None:  # ASGI lifespan: each scope gets a shallow copy
             scope["state"] = state.copy()
@@ -238,6 +249,10 @@ class InMemoryTransport(asyncio.Transport):
         """The connection ends with the current response (which says so)."""
         self._close_after_response = True
 
+    def response_says_close(self) -> None:
+        """The current response's head carries ``connection: close``."""
+        self._said_close = True
+
     def app_failed_after_response(self, cycle: RequestCycle) -> None:
         """``cycle``'s app failed after its whole response reached the client: the
         connection is not reused. The client may already have sent its next request
@@ -253,15 +268,18 @@ class InMemoryTransport(asyncio.Transport):
             self._close_after_response = True
 
     def _close_after_request(self) -> None:
-        """Close now, or once aiohttp has written the rest of the request body (a
-        lingering close, RFC 9112 §9.6): a write to a closed connection would fail the
-        request whose response the client already has."""
-        if self._request_in_progress and not self._upgraded:
+        """Close now, or, when the response said ``connection: close`` (so aiohttp will
+        not send another request on it), once aiohttp has written the rest of the
+        request body (a lingering close, RFC 9112 §9.6): a write to a closed connection
+        would fail the request whose response the client already has."""
+        if self._request_in_progress and self._said_close and not self._upgraded:
             self._close_when_request_done = True
         else:
             self._close_from_server()
 
     def app_finished(self, cycle: RequestCycle | WebSocketCycle) -> None:
+        if self._earlier and cycle in self._earlier:
+            self._earlier.remove(cycle)
         self._connector._app_finished(cycle)
 
     def fail_pending_response(self, exc: BaseException, linger: bool = True) -> None:
@@ -277,8 +295,10 @@ class InMemoryTransport(asyncio.Transport):
             error.__cause__ = exc
             exc = error
         _aiohttp_compat.fail_pending_response(self._protocol, exc)
-        if linger:
-            self._close_after_request()
+        if linger and self._request_in_progress and not self._upgraded:
+            # The failed request's connection is closed by aiohttp itself; a write of
+            # the rest of its body must not fail first (see _close_after_request).
+            self._close_when_request_done = True
         else:
             self._close_from_server()
 
