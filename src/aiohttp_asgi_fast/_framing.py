@@ -100,12 +100,13 @@ MAX_HEAD_SIZE: Final = 64 * 1024
 _RAISE_IT: Final = "; raise it with ASGIApplicationConnector(max_request_head_size=...)"
 
 
-def check_max_head_size(value: object) -> int:
-    """``value`` if it is a valid ``max_head_size`` (a positive int of bytes), else raise."""
+def check_max_head_size(value: object, name: str = "max_head_size") -> int:
+    """``value`` if it is a valid head limit (a positive int of bytes), else raise an
+    error naming the parameter ``name``."""
     if value.__class__ is bool or not isinstance(value, int):
-        raise TypeError(f"max_head_size must be an int (bytes), got {value!r:.100}")
+        raise TypeError(f"{name} must be an int (bytes), got {value!r:.100}")
     if value <= 0:
-        raise ValueError(f"max_head_size must be a positive number of bytes, got {value}")
+        raise ValueError(f"{name} must be a positive number of bytes, got {value}")
     return min(int(value), sys.maxsize)  # no head is larger: the limits behave the same
 
 

@@ -59,11 +59,12 @@ class InMemoryTransport(asyncio.Transport):
         self._cycle: RequestCycle | WebSocketCycle | None = None
         self._closing = False
         self._upgraded = False  # the parser switched protocols: no keep-alive
-        # RFC 9112 §9.3: the current request lets the connection persist ...
-        self._keep_alive = True
-        # ... and no app failed on it (an app that failed after its response reached
-        # the client ends the connection once nothing else is in flight on it).
-        self._close_after_response = False
+        # Whether the connection persists after the current response: the request lets
+        # it (RFC 9112 §9.3) and nothing ended it (an app that failed after its
+        # response reached the client, a 100-continue body never asked for). If not,
+        # the response says connection: close (RFC 9112 §9.6).
+        self.keep_alive = True
+        self._close_after_response = False  # sticks for the later requests
         self._request_in_progress = False  # the parser is inside a request's body
         self._said_close = False  # the current response's head says connection: close
         # Earlier requests' cycles whose apps still run after their response reached the
@@ -172,7 +173,7 @@ class InMemoryTransport(asyncio.Transport):
     # -- RequestParser sink -----------------------------------------------------------
 
     def on_request(self, scope: Scope, expect_continue: bool, keep_alive: bool = True) -> None:
-        self._keep_alive = keep_alive
+        self.keep_alive = keep_alive and not self._close_after_response
         self._request_in_progress = True
         self._said_close = False
         previous = self._cycle
@@ -229,12 +230,6 @@ class InMemoryTransport(asyncio.Transport):
             self._client_writing_paused = False
             self._protocol.resume_writing()
 
-    @property
-    def keep_alive(self) -> bool:
-        """Whether the connection persists after the current response; if not, the
-        response says ``connection: close`` (RFC 9112 §9.6)."""
-        return self._keep_alive and not self._close_after_response
-
     def response_complete(self, cycle: RequestCycle, close: bool = False) -> None:
         """The last byte of ``cycle``'s response reached the client."""
         if self._closing:
@@ -243,11 +238,12 @@ class InMemoryTransport(asyncio.Transport):
             # RFC 9112 §9.6: after a request or response with "close" the server
             # closes; a 1xx "final" response leaves aiohttp waiting for another; after
             # an upgrade request no further HTTP/1.1 can be parsed.
-            self._close_after_request()
+            self._close_after_request(self._said_close)
 
     def close_after_response(self) -> None:
         """The connection ends with the current response (which says so)."""
         self._close_after_response = True
+        self.keep_alive = False
 
     def response_says_close(self) -> None:
         """The current response's head carries ``connection: close``."""
@@ -263,16 +259,17 @@ class InMemoryTransport(asyncio.Transport):
         if isinstance(current, WebSocketCycle):
             return  # the connection switched protocols: it is never reused
         if current is cycle or current is None or current._wire_done:
-            self._close_after_request()
+            self._close_after_request(self._said_close)
         else:
-            self._close_after_response = True
+            self.close_after_response()
 
-    def _close_after_request(self) -> None:
-        """Close now, or, when the response said ``connection: close`` (so aiohttp will
-        not send another request on it), once aiohttp has written the rest of the
-        request body (a lingering close, RFC 9112 §9.6): a write to a closed connection
-        would fail the request whose response the client already has."""
-        if self._request_in_progress and self._said_close and not self._upgraded:
+    def _close_after_request(self, linger: bool) -> None:
+        """Close now, or with ``linger`` (aiohttp will not send another request on the
+        connection: the response said ``connection: close``, or the request failed)
+        once aiohttp has written the rest of the request body (a lingering close, RFC
+        9112 §9.6): a write to a closed connection would fail the request whose
+        response the client already has."""
+        if linger and self._request_in_progress and not self._upgraded:
             self._close_when_request_done = True
         else:
             self._close_from_server()
@@ -295,12 +292,7 @@ class InMemoryTransport(asyncio.Transport):
             error.__cause__ = exc
             exc = error
         _aiohttp_compat.fail_pending_response(self._protocol, exc)
-        if linger and self._request_in_progress and not self._upgraded:
-            # The failed request's connection is closed by aiohttp itself; a write of
-            # the rest of its body must not fail first (see _close_after_request).
-            self._close_when_request_done = True
-        else:
-            self._close_from_server()
+        self._close_after_request(linger)  # (aiohttp closes a failed request's connection)
 
     def fail_response_body(self, exc: BaseException, message: str) -> None:
         """The response started but cannot finish: the client's body read fails."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import BaseConnector
 
 from . import _aiohttp_compat
-from ._framing import MAX_HEAD_SIZE
+from ._framing import MAX_HEAD_SIZE, check_max_head_size
 from ._interface import Interface, as_asgi3
 from ._lifespan import LifespanRunner
 from ._transport import InMemoryTransport
@@ -108,16 +108,9 @@ class ASGIApplicationConnector(BaseConnector):
         **connector_options: Any,
     ) -> None:
         self._app: ASGIApp = as_asgi3(app, interface)
-        if type(max_request_head_size) is not int:
-            raise TypeError(
-                f"max_request_head_size must be an int (bytes), "
-                f"got {max_request_head_size!r:.100}"
-            )
-        if max_request_head_size <= 0:
-            raise ValueError(
-                f"max_request_head_size must be a positive number of bytes, "
-                f"got {max_request_head_size}"
-            )
+        max_request_head_size = check_max_head_size(
+            max_request_head_size, "max_request_head_size"
+        )
         for name, value in (
             ("lifespan_startup_timeout", lifespan_startup_timeout),
             ("lifespan_shutdown_timeout", lifespan_shutdown_timeout),
