@@ -1,0 +1,297 @@
+"""``aiohttp-asgi-fast bench``'s command line, parsed and checked into ``BenchOptions``.
+
+Every bad value is a ``UsageError`` naming the option and what was wrong (exit 2).
+``BenchOptions`` is a frozen, picklable dataclass: worker processes get the same one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+from ._errors import UsageError
+
+__all__ = ("DEMO_APP", "BenchOptions", "build_parser", "options_from_args", "parse_duration")
+
+DEMO_APP: Final = "aiohttp_asgi_fast.demo:app"
+DEFAULT_REQUESTS: Final = 10_000
+
+_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
+_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str, option: str) -> float:
+    """``10``, ``2.5s``, ``500ms``, ``1m``, ``1h`` in seconds."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise UsageError(f"{option}: expected a duration such as 10, 2.5s, 500ms or 1m, got {text!r}")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    app: str = DEMO_APP
+    paths: tuple[str, ...] = ("/",)
+    factory: bool = False
+    app_dir: str = "."
+    lifespan: str = "auto"  # auto | on | off
+    requests: int | None = DEFAULT_REQUESTS  # None: run for `duration`
+    duration: float | None = None
+    concurrency: int = 10
+    rate: float | None = None
+    warmup: float = 0.0
+    timeout: float | None = 30.0
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    json_body: bool = False
+    targets: str | None = None
+    order: str = "sequential"
+    expect_status: frozenset[int] = field(default_factory=frozenset)  # empty: 2xx and 3xx
+    websocket: bool = False
+    message_size: int = 32
+    scenario: str | None = None
+    mode: str = "current"  # current | compiled | pure | both
+    rounds: int = 3
+    workers: int = 1
+    loop: str = "asyncio"
+    quiet: bool = False
+    json_path: str | None = None
+    fail_on: tuple[str, ...] = ()
+    debug: bool = False
+    progress_interval: float = 1.0
+
+    def is_ok_status(self, status: int) -> bool:
+        if self.expect_status:
+            return status in self.expect_status
+        return 200 <= status < 400
+
+
+def _positive_int(option: str) -> object:
+    def convert(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        return value
+
+    convert.__name__ = option
+    return convert
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    a = bench.add_argument
+    a("app", nargs="?", default=None, metavar="APP",
+      help="the ASGI app as module:attribute (attribute may be dotted); "
+           f"default: the bundled demo app ({DEMO_APP})")
+    a("paths", nargs="*", metavar="PATH", help="request path(s), default /; several are "
+      "taken in turn (--order)")
+    g = bench.add_argument_group("app")
+    g.add_argument("--factory", action="store_true",
+                   help="APP names a factory: call it (no arguments) to get the app")
+    g.add_argument("--app-dir", default=".", metavar="DIR",
+                   help="put DIR first on sys.path to import APP (default: the current directory)")
+    g.add_argument("--lifespan", choices=("auto", "on", "off"), default="auto",
+                   help="run the app's ASGI lifespan before the load (auto: when the app "
+                        "supports it, as uvicorn does)")
+    g = bench.add_argument_group("load")
+    g.add_argument("-n", "--requests", type=_positive_int("requests"), default=None,
+                   help=f"requests to send (default {DEFAULT_REQUESTS:,} unless -z is given); "
+                        "scenario iterations or WebSocket round trips with --scenario/--ws")
+    g.add_argument("-z", "--duration", default=None, metavar="TIME",
+                   help="run for this long instead (10, 30s, 500ms, 2m)")
+    g.add_argument("-c", "--concurrency", type=_positive_int("concurrency"), default=10,
+                   help="virtual users: requests in flight at most (default 10)")
+    g.add_argument("--rate", type=_positive_float, default=None, metavar="R",
+                   help="open model: start R requests per second on a fixed schedule; latency "
+                        "counts from each scheduled time (no coordinated omission)")
+    g.add_argument("--warmup", default="0", metavar="TIME",
+                   help="send load for this long first, left out of every figure")
+    g.add_argument("--timeout", default="30", metavar="TIME",
+                   help="per request (default 30s; 0 for none)")
+    g.add_argument("--workers", type=_positive_int("workers"), default=1,
+                   help="N processes, each with its own app instance, lifespan and event loop; "
+                        "one merged report (app state is per worker)")
+    g.add_argument("--mode", choices=("compiled", "pure", "both"), default=None,
+                   help="the connector's hot path; both: alternating rounds of each, with "
+                        "their ratio (default: the one this install loads)")
+    g.add_argument("--rounds", type=_positive_int("rounds"), default=3,
+                   help="rounds per mode with --mode both (default 3)")
+    g.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    g = bench.add_argument_group("request")
+    g.add_argument("-m", "--method", default=None, help="HTTP method (default GET, or POST "
+                   "with a body)")
+    g.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
+                   help="add a request header (repeatable)")
+    g.add_argument("--json-body", default=None, metavar="TEXT|@FILE",
+                   help="JSON request body; sets content-type: application/json")
+    g.add_argument("-d", "--data", default=None, metavar="TEXT|@FILE", help="request body")
+    g.add_argument("--targets", default=None, metavar="FILE",
+                   help="requests to send, one per line: 'METHOD PATH [@BODYFILE]' or a JSON "
+                        "object {method, path, headers, body|json|body_file}")
+    g.add_argument("--order", choices=("sequential", "random"), default="sequential",
+                   help="how to take several paths or targets (random is seeded: repeatable)")
+    g.add_argument("--expect-status", default=None, metavar="CODES",
+                   help="statuses that count as success, e.g. 200,404 (default: 2xx and 3xx)")
+    g.add_argument("--ws", action="store_true",
+                   help="WebSocket round trips on PATH: each virtual user holds one "
+                        "connection and sends a message, then awaits the echo")
+    g.add_argument("--message-size", type=_positive_int("message-size"), default=32,
+                   metavar="BYTES", help="WebSocket message size (default 32)")
+    g.add_argument("--scenario", default=None, metavar="MODULE:FUNCTION",
+                   help="async def scenario(session) run by each virtual user per iteration; "
+                        "each step (request) is reported on its own")
+    g = bench.add_argument_group("output")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress, only the report")
+    g.add_argument("--json", dest="json_path", default=None, metavar="FILE|-",
+                   help="write the report as JSON (schema: aiohttp_asgi_fast/bench/"
+                        "report.schema.json); - for stdout, which replaces the text report")
+    g.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
+                   help="CI gate, repeatable: 'p99<20ms', 'errors<0.1%%', 'rps>1000'; a "
+                        "breach exits 1")
+    g.add_argument("--debug", action="store_true", help="tracebacks for errors in the "
+                   "command or the app")
+
+
+def _read_text_or_file(value: str, option: str) -> bytes:
+    if value.startswith("@"):
+        path = value[1:]
+        try:
+            with open(path, "rb") as file:
+                return file.read()
+        except OSError as exc:
+            raise UsageError(f"{option}: cannot read {path!r}: {exc.strerror or exc}") from None
+    return value.encode()
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
+        raise UsageError(f"-H: expected 'Name: value' with a token name (RFC 9110 §5.1), "
+                         f"got {text!r}")
+    value = value.strip()
+    if any(ch in value for ch in "\r\n\x00"):
+        raise UsageError(f"-H {name}: the value may not contain CR, LF or NUL")
+    return name, value
+
+
+def _statuses(text: str) -> frozenset[int]:
+    codes: set[int] = set()
+    for part in text.split(","):
+        part = part.strip().lower()
+        if re.fullmatch(r"[1-5]xx", part):
+            base = int(part[0]) * 100
+            codes.update(range(base, base + 100))
+        elif re.fullmatch(r"[1-5]\d\d", part):
+            codes.add(int(part))
+        else:
+            raise UsageError(f"--expect-status: expected codes such as 200,404 or 2xx, got {text!r}")
+    return frozenset(codes)
+
+
+def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptions:
+    """Check the parsed arguments together and build the options."""
+    app = args.app or DEMO_APP
+    paths = tuple(args.paths) or ("/",)
+    for path in paths:
+        if not path.startswith("/"):
+            hint = " (a module:attribute APP must come first)" if ":" in path else ""
+            raise UsageError(f"PATH must start with '/', got {path!r}{hint}")
+    duration = parse_duration(args.duration, "-z/--duration") if args.duration else None
+    if duration is not None and duration <= 0:
+        raise UsageError("-z/--duration must be more than 0")
+    if args.requests is not None and duration is not None:
+        raise UsageError("give -n/--requests or -z/--duration, not both")
+    requests = None if duration is not None else (args.requests or DEFAULT_REQUESTS)
+    timeout = parse_duration(args.timeout, "--timeout")
+    if args.data is not None and args.json_body is not None:
+        raise UsageError("give -d/--data or --json-body, not both")
+    body = None
+    if args.json_body is not None:
+        body = _read_text_or_file(args.json_body, "--json-body")
+        import json
+
+        try:
+            json.loads(body)
+        except ValueError as exc:
+            raise UsageError(f"--json-body is not valid JSON: {exc}") from None
+    elif args.data is not None:
+        body = _read_text_or_file(args.data, "-d/--data")
+    headers = tuple(_header(h) for h in args.header)
+    method = (args.method or ("POST" if body is not None else "GET")).upper()
+    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", method):
+        raise UsageError(f"-m/--method must be an RFC 9110 token, got {args.method!r}")
+    exclusive = [name for name, on in (("--ws", args.ws), ("--scenario", args.scenario),
+                                       ("--targets", args.targets)) if on]
+    if len(exclusive) > 1:
+        raise UsageError(f"{' and '.join(exclusive)} cannot be combined")
+    if args.scenario and ":" not in args.scenario:
+        raise UsageError(f"--scenario must look like module:function, got {args.scenario!r}")
+    mode = args.mode or current_mode
+    if mode == "both" and args.rate is None and duration is None and requests is not None \
+            and requests < args.rounds:
+        raise UsageError(f"--mode both needs at least one request per round "
+                         f"(-n {requests} < --rounds {args.rounds})")
+    return BenchOptions(
+        app=app,
+        paths=paths,
+        factory=args.factory,
+        app_dir=args.app_dir,
+        lifespan=args.lifespan,
+        requests=requests,
+        duration=duration,
+        concurrency=args.concurrency,
+        rate=args.rate,
+        warmup=parse_duration(args.warmup, "--warmup"),
+        timeout=timeout or None,
+        method=method,
+        headers=headers,
+        body=body,
+        json_body=args.json_body is not None,
+        targets=args.targets,
+        order=args.order,
+        expect_status=_statuses(args.expect_status) if args.expect_status else frozenset(),
+        websocket=args.ws,
+        message_size=args.message_size,
+        scenario=args.scenario,
+        mode=mode,
+        rounds=args.rounds,
+        workers=args.workers,
+        loop=args.loop,
+        quiet=args.quiet,
+        json_path=args.json_path,
+        fail_on=tuple(args.fail_on),
+        debug=args.debug,
+    )
+
+
+def build_parser(prog: str, version: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="aiohttp-asgi-fast: an aiohttp connector for ASGI apps."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    bench = sub.add_parser(
+        "bench", help="load-test an ASGI app in-process (no socket, no second process)",
+        description="Load-test an ASGI app in-process through ASGIApplicationConnector: "
+                    "no socket, no port, no second process. Reports throughput, latency "
+                    "percentiles, the time spent inside the app, status codes and errors.",
+    )
+    add_arguments(bench)
+    return parser
+

@@ -1,0 +1,221 @@
+"""What a load run records: HDR histograms (constant memory), counts, grouped errors.
+
+One ``Recorder`` per run and per worker process. Latencies are recorded in
+microseconds into HdrHistograms (3 significant figures, up to one hour), so a run of
+any length keeps the same few hundred kilobytes; workers' recorders are merged by
+adding histograms (``merge``), never by averaging percentiles. ``to_wire`` /
+``from_wire`` carry a recorder between processes (histograms in their encoded form).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from hdrh.histogram import HdrHistogram
+
+__all__ = ("ErrorGroup", "Recorder", "StepStats", "new_histogram")
+
+# 1 us .. 1 hour, 3 significant figures (HdrHistogram's usual choice).
+_LOWEST: Final = 1
+_HIGHEST: Final = 3_600_000_000
+_FIGURES: Final = 3
+
+# Error kinds, in the order the report lists them.
+STATUS: Final = "status"
+APP_EXCEPTION: Final = "app_exception"
+TIMEOUT: Final = "timeout"
+CONNECTOR: Final = "connector"
+SCENARIO: Final = "scenario"
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(_LOWEST, _HIGHEST, _FIGURES)
+
+
+def _clamp(value_us: int) -> int:
+    return value_us if value_us < _HIGHEST else _HIGHEST
+
+
+@dataclass
+class ErrorGroup:
+    """Failed requests of one kind and label (``status 503``, ``app ValueError``...)."""
+
+    kind: str
+    label: str
+    count: int = 0
+    example: str = ""  # the first occurrence's message
+    traceback: str | None = None  # the first occurrence's traceback (app exceptions)
+
+
+@dataclass
+class StepStats:
+    """One named step of a scenario: its requests, statuses and latency to the head."""
+
+    count: int = 0
+    failed: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    latency: HdrHistogram = field(default_factory=new_histogram)
+
+
+class Recorder:
+    """Counts and histograms of one measured run (warm-up is never recorded here)."""
+
+    def __init__(self) -> None:
+        #: successful requests, from the scheduled send time when a rate is set
+        self.latency = new_histogram()
+        #: successful requests, from the moment the request was actually sent
+        self.service = new_histogram()
+        #: inside the app: from the app call to http.response.start / the last body byte
+        self.app_head = new_histogram()
+        self.app_body = new_histogram()
+        #: how late the event loop ran a timer (sampled every 10 ms)
+        self.loop_lag = new_histogram()
+        self.ok = 0
+        self.failed = 0
+        self.late = 0  # open model: sends that left later than scheduled
+        self.dropped = 0  # open model: scheduled sends never made before the end
+        self.scheduled = 0  # open model: sends due before the end
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.statuses: Counter[int] = Counter()
+        self.errors: dict[tuple[str, str], ErrorGroup] = {}
+        self.steps: dict[str, StepStats] = {}
+        self.duration = 0.0  # seconds of measured load
+        self.interrupted = False
+
+    # -- recording (the per-request path: keep it short) --------------------------
+
+    def record_ok(
+        self, status: int, latency_us: int, service_us: int, bytes_in: int, bytes_out: int
+    ) -> None:
+        self.ok += 1
+        if status:  # 0: not an HTTP response (a WebSocket round trip, a scenario)
+            self.statuses[status] += 1
+        self.latency.record_value(_clamp(latency_us))
+        self.service.record_value(_clamp(service_us))
+        self.bytes_in += bytes_in
+        self.bytes_out += bytes_out
+
+    def record_app_times(self, head_us: int, body_us: int) -> None:
+        if head_us >= 0:
+            self.app_head.record_value(_clamp(head_us))
+        if body_us >= 0:
+            self.app_body.record_value(_clamp(body_us))
+
+    def record_failure(
+        self, kind: str, label: str, message: str = "", exc: BaseException | None = None
+    ) -> ErrorGroup:
+        self.failed += 1
+        key = (kind, label)
+        group = self.errors.get(key)
+        if group is None:
+            tb = None
+            if exc is not None and kind == APP_EXCEPTION:
+                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            group = self.errors[key] = ErrorGroup(kind, label, 0, message[:500], tb)
+        group.count += 1
+        return group
+
+    def record_status_failure(self, status: int, bytes_in: int, bytes_out: int) -> None:
+        self.statuses[status] += 1
+        self.bytes_in += bytes_in
+        self.bytes_out += bytes_out
+        self.record_failure(STATUS, f"status {status}")
+
+    def step(self, name: str) -> StepStats:
+        stats = self.steps.get(name)
+        if stats is None:
+            stats = self.steps[name] = StepStats()
+        return stats
+
+    # -- combining and carrying ------------------------------------------------
+
+    def merge(self, other: Recorder) -> None:
+        """Add ``other`` into this recorder (histograms added, counts summed)."""
+        for name in ("latency", "service", "app_head", "app_body", "loop_lag"):
+            getattr(self, name).add(getattr(other, name))
+        self.ok += other.ok
+        self.failed += other.failed
+        self.late += other.late
+        self.dropped += other.dropped
+        self.scheduled += other.scheduled
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+        self.statuses.update(other.statuses)
+        for key, group in other.errors.items():
+            mine = self.errors.get(key)
+            if mine is None:
+                self.errors[key] = ErrorGroup(
+                    group.kind, group.label, group.count, group.example, group.traceback
+                )
+            else:
+                mine.count += group.count
+        for name, step in other.steps.items():
+            target = self.step(name)
+            target.count += step.count
+            target.failed += step.failed
+            target.statuses.update(step.statuses)
+            target.latency.add(step.latency)
+        # Workers run side by side: the merged run lasts as long as the longest.
+        self.duration = max(self.duration, other.duration)
+        self.interrupted = self.interrupted or other.interrupted
+
+    def to_wire(self) -> dict[str, Any]:
+        """A picklable/JSON-able form, for carrying a worker's recorder to the parent."""
+        return {
+            "histograms": {
+                name: _encode(getattr(self, name))
+                for name in ("latency", "service", "app_head", "app_body", "loop_lag")
+            },
+            "counts": {
+                name: getattr(self, name)
+                for name in ("ok", "failed", "late", "dropped", "scheduled", "bytes_in",
+                             "bytes_out", "duration", "interrupted")
+            },
+            "statuses": dict(self.statuses),
+            "errors": [vars(group) for group in self.errors.values()],
+            "steps": {
+                name: {
+                    "count": s.count,
+                    "failed": s.failed,
+                    "statuses": dict(s.statuses),
+                    "latency": _encode(s.latency),
+                }
+                for name, s in self.steps.items()
+            },
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Recorder:
+        recorder = cls()
+        for name, encoded in data["histograms"].items():
+            _decode_into(getattr(recorder, name), encoded)
+        for name, value in data["counts"].items():
+            setattr(recorder, name, value)
+        recorder.statuses.update({int(k): v for k, v in data["statuses"].items()})
+        for group in data["errors"]:
+            error = ErrorGroup(**group)
+            recorder.errors[(error.kind, error.label)] = error
+        for name, step in data["steps"].items():
+            stats = recorder.step(name)
+            stats.count = step["count"]
+            stats.failed = step["failed"]
+            stats.statuses.update({int(k): v for k, v in step["statuses"].items()})
+            _decode_into(stats.latency, step["latency"])
+        return recorder
+
+
+def _encode(histogram: HdrHistogram) -> str | None:
+    # hdrh cannot encode an empty histogram; None stands for one.
+    if histogram.get_total_count() == 0:
+        return None
+    encoded = histogram.encode()
+    return encoded.decode("ascii") if isinstance(encoded, bytes) else str(encoded)
+
+
+def _decode_into(histogram: HdrHistogram, encoded: str | None) -> None:
+    if encoded is not None:
+        histogram.decode_and_add(encoded)

@@ -1,0 +1,242 @@
+"""One process's load run: the app behind a connector, virtual users, a recorder.
+
+``run_load`` starts the app (and its lifespan), sends the warm-up load into a
+recorder that is thrown away, then the measured load, and returns what it recorded.
+Virtual users (``-c``) share one ``Schedule``: in the closed model a user sends its
+next request when the last one is done; in the open model (``--rate``) request *i*
+is due at ``start + i / rate`` and its latency counts from that time, so a stalled
+app cannot hide behind requests that were never sent (coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from time import perf_counter, perf_counter_ns
+from typing import Final
+
+import aiohttp
+
+from .. import IMPLEMENTATION
+from .._interface import as_asgi3
+from ..connector import ASGIApplicationConnector
+from ..exceptions import LifespanError
+from ._appload import load_app
+from ._errors import UsageError
+from ._options import BenchOptions
+from ._recorder import Recorder
+from ._targets import TargetPicker, build_targets
+from ._timing import timed_app
+from ._users import User, http_user, make_scenario_user, websocket_user
+
+__all__ = ("Prepared", "RunInfo", "Schedule", "prepare", "run_load")
+
+# Loop lag is sampled by a timer this often.
+_LAG_INTERVAL: Final = 0.01
+# On Ctrl-C, requests in flight get this long to finish before they are cancelled.
+_STOP_GRACE: Final = 1.0
+# How often on_tick hears about the run at most.
+_TICK: Final = 0.25
+
+Tick = Callable[[Recorder, str, float], None]
+
+
+class Schedule:
+    """Hands the next send to a free virtual user, or None when the phase is over.
+
+    Returns the time (perf_counter_ns) the send is due: now in the closed model.
+    """
+
+    def __init__(self, requests: int | None, duration: float | None, rate: float | None,
+                 recorder: Recorder) -> None:
+        self.requests = requests
+        self.rate = rate
+        self.recorder = recorder
+        self.taken = 0
+        self.stopped = False
+        self.start_ns = perf_counter_ns()
+        self.deadline_ns = (
+            self.start_ns + int(duration * 1e9) if duration is not None else None
+        )
+        self._interval_ns = 1e9 / rate if rate else 0.0
+
+    def take(self) -> int | None:
+        if self.stopped or (self.requests is not None and self.taken >= self.requests):
+            return None
+        if self.rate:
+            due = self.start_ns + int(self.taken * self._interval_ns)
+        else:
+            due = perf_counter_ns()
+        if self.deadline_ns is not None and due >= self.deadline_ns:
+            return None
+        self.taken += 1
+        return due
+
+    def close(self, end_ns: int) -> None:
+        """Count the open model's sends that were due before the end but never made."""
+        if not self.rate:
+            return
+        last = min(end_ns, self.deadline_ns) if self.deadline_ns is not None else end_ns
+        due = int((last - self.start_ns) / self._interval_ns) + 1
+        if self.requests is not None:
+            due = min(due, self.requests)
+        if self.deadline_ns is not None and last >= self.deadline_ns:
+            due = min(due, int((self.deadline_ns - self.start_ns - 1) / self._interval_ns) + 1)
+        self.recorder.scheduled = max(due, self.taken)
+        self.recorder.dropped = max(0, due - self.taken)
+
+
+@dataclass
+class RunInfo:
+    pid: int
+    implementation: str
+    lifespan_ran: bool | None
+
+
+@dataclass
+class Prepared:
+    """The app behind its connector and the virtual user, ready for load."""
+
+    options: BenchOptions
+    connector: ASGIApplicationConnector
+    user: User
+    trace_configs: list[aiohttp.TraceConfig]
+    own_sessions: bool  # one session (and cookie jar) per virtual user
+
+    async def close(self) -> None:
+        await self.connector.close()
+
+
+async def prepare(options: BenchOptions) -> tuple[Prepared, RunInfo]:
+    """Load the app and start its lifespan; UsageError when either fails."""
+    app = load_app(options.app, options.app_dir, options.factory, options.debug)
+    try:
+        asgi3 = as_asgi3(app)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{options.app} is not an ASGI app: {exc}") from None
+    targets = build_targets(options)
+    trace_configs: list[aiohttp.TraceConfig] = []
+    user: User
+    if options.scenario:
+        user, trace = make_scenario_user(options)
+        trace_configs.append(trace)
+    elif options.websocket:
+        user = websocket_user(options, targets[0].path)
+    else:
+        user = http_user(options, TargetPicker(targets, options.order))
+    connector = ASGIApplicationConnector(
+        timed_app(asgi3),
+        interface="asgi3",
+        limit=options.concurrency,
+        propagate_exceptions=True,
+        lifespan=options.lifespan != "off",
+    )
+    lifespan_ran: bool | None = None
+    if options.lifespan != "off":
+        try:
+            await connector.startup()
+        except LifespanError as exc:
+            await connector.close()
+            raise UsageError(f"the app's lifespan startup failed: {exc}") from None
+        lifespan_ran = connector.state is not None
+        if options.lifespan == "on" and not lifespan_ran:
+            await connector.close()
+            raise UsageError("--lifespan on: the app does not support the ASGI lifespan "
+                             "protocol (use --lifespan auto or off)")
+    prepared = Prepared(options, connector, user, trace_configs, bool(options.scenario))
+    return prepared, RunInfo(os.getpid(), IMPLEMENTATION, lifespan_ran)
+
+
+class _Progress:
+    """What the tick and the loop-lag sampler look at: the recorder and phase now."""
+
+    def __init__(self) -> None:
+        self.recorder = Recorder()
+        self.phase = "load"
+
+
+async def _sample_loop_lag(state: _Progress) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(_LAG_INTERVAL)
+        lag_us = int((loop.time() - start - _LAG_INTERVAL) * 1e6)
+        state.recorder.loop_lag.record_value(max(lag_us, 0))
+
+
+async def _tick(on_tick: Tick, state: _Progress) -> None:
+    started = perf_counter()
+    while True:
+        await asyncio.sleep(_TICK)
+        on_tick(state.recorder, state.phase, perf_counter() - started)
+
+
+async def _run_phase(prepared: Prepared, recorder: Recorder, requests: int | None,
+                     duration: float | None, stop: asyncio.Event) -> None:
+    options = prepared.options
+    schedule = Schedule(requests, duration, options.rate, recorder)
+    sessions: list[aiohttp.ClientSession] = []
+
+    def new_session() -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(
+            base_url="http://testserver",
+            connector=prepared.connector,
+            connector_owner=False,
+            timeout=aiohttp.ClientTimeout(total=options.timeout),
+            # Plain load keeps no cookies (as wrk); a scenario's user keeps its own.
+            cookie_jar=None if prepared.own_sessions else aiohttp.DummyCookieJar(),
+            trace_configs=prepared.trace_configs or None,
+        )
+        sessions.append(session)
+        return session
+
+    shared = None if prepared.own_sessions else new_session()
+    started = perf_counter()
+    users = asyncio.gather(*(
+        prepared.user(schedule, shared or new_session()) for _ in range(options.concurrency)
+    ))
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((users, stopper), return_when=asyncio.FIRST_COMPLETED)
+        if not users.done():  # stopped: no new sends; those in flight may finish
+            schedule.stopped = True
+            recorder.interrupted = True
+            await asyncio.wait((users,), timeout=_STOP_GRACE)
+    finally:
+        stopper.cancel()
+        users.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await users
+        schedule.close(perf_counter_ns())
+        recorder.duration = perf_counter() - started
+        for session in sessions:
+            await session.close()
+
+
+async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None, *,
+                   requests: int | None, duration: float | None, warmup: float) -> Recorder:
+    """Warm up (recorded, then thrown away), then the measured load into a new recorder."""
+    state = _Progress()
+    helpers = [asyncio.ensure_future(_sample_loop_lag(state))]
+    if on_tick is not None:
+        helpers.append(asyncio.ensure_future(_tick(on_tick, state)))
+    try:
+        if warmup > 0 and not stop.is_set():
+            state.phase = "warmup"
+            await _run_phase(prepared, state.recorder, None, warmup, stop)
+            state.recorder = Recorder()
+        state.phase = "load"
+        measured = state.recorder
+        if stop.is_set():
+            measured.interrupted = True
+        else:
+            await _run_phase(prepared, measured, requests, duration, stop)
+        return measured
+    finally:
+        for task in helpers:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

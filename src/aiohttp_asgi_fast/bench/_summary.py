@@ -1,0 +1,159 @@
+"""A measured run as the report's plain data (the JSON report's ``results[]`` entry).
+
+Everything the text report, the JSON report and the ``--fail-on`` gates read comes
+from ``summarize``: one function, so the three never disagree. Times are in
+milliseconds; see ``report.schema.json`` for every field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from hdrh.histogram import HdrHistogram
+
+from ._recorder import APP_EXCEPTION, CONNECTOR, SCENARIO, STATUS, TIMEOUT, Recorder
+
+__all__ = ("distribution", "histogram_buckets", "summarize")
+
+_PERCENTILES: Final = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0),
+                       ("p99_9", 99.9))
+_KIND_ORDER: Final = {STATUS: 0, APP_EXCEPTION: 1, TIMEOUT: 2, CONNECTOR: 3, SCENARIO: 4}
+# Open model: a rate reached below this share of the target is reported as missed.
+RATE_REACHED: Final = 0.95
+# Loop lag (timer overshoot) above these says something held the event loop.
+_LAG_P99_MS: Final = 10.0
+_LAG_MAX_MS: Final = 100.0
+
+
+def _ms(value_us: float) -> float:
+    return round(value_us / 1000.0, 4)
+
+
+def distribution(histogram: HdrHistogram) -> dict[str, Any] | None:
+    """count, min, mean, stdev, percentiles and max in ms; None when nothing was recorded."""
+    count = histogram.get_total_count()
+    if count == 0:
+        return None
+    result: dict[str, Any] = {
+        "count": count,
+        "min": _ms(histogram.get_min_value()),
+        "mean": _ms(histogram.get_mean_value()),
+        "stdev": _ms(histogram.get_stddev()),
+    }
+    values = histogram.get_percentile_to_value_dict([p for _, p in _PERCENTILES])
+    for name, percentile in _PERCENTILES:
+        result[name] = _ms(values[percentile])
+    result["max"] = _ms(histogram.get_max_value())
+    return result
+
+
+def histogram_buckets(histogram: HdrHistogram, buckets: int = 10) -> list[dict[str, Any]]:
+    """``buckets`` equal-width latency bands from min to max: upper bound (ms) and count."""
+    count = histogram.get_total_count()
+    if count == 0:
+        return []
+    low = histogram.get_min_value()
+    high = histogram.get_max_value()
+    width = max((high - low) / buckets, 1e-9)
+    counts = [0] * buckets
+    for item in histogram.get_recorded_iterator():
+        value = histogram.get_highest_equivalent_value(item.value_iterated_to)
+        index = min(int((min(value, high) - low) / width), buckets - 1)
+        counts[index] += item.count_at_value_iterated_to
+    return [
+        {"upper_ms": _ms(low + width * (i + 1)), "count": counts[i]} for i in range(buckets)
+    ]
+
+
+def summarize(
+    recorder: Recorder, *, mode: str, rate: float | None, unit: str = "request"
+) -> dict[str, Any]:
+    """The report data of one run (one mode; workers already merged)."""
+    total = recorder.ok + recorder.failed
+    duration = recorder.duration
+    per_s = (lambda n: round(n / duration, 3)) if duration > 0 else (lambda n: 0.0)
+    errors = sorted(recorder.errors.values(), key=lambda g: (_KIND_ORDER.get(g.kind, 9), -g.count))
+    result: dict[str, Any] = {
+        "mode": mode,
+        "unit": unit,
+        "requests": {
+            "total": total,
+            "ok": recorder.ok,
+            "failed": recorder.failed,
+            "scheduled": recorder.scheduled if rate else None,
+            "late": recorder.late if rate else None,
+            "dropped": recorder.dropped if rate else None,
+        },
+        "duration_s": round(duration, 6),
+        "rps": per_s(total),
+        "ok_rps": per_s(recorder.ok),
+        "target_rps": rate,
+        "bytes": {
+            "in": recorder.bytes_in,
+            "out": recorder.bytes_out,
+            "in_per_s": per_s(recorder.bytes_in),
+            "out_per_s": per_s(recorder.bytes_out),
+        },
+        "latency_ms": distribution(recorder.latency),
+        "service_time_ms": distribution(recorder.service),
+        "app_time_ms": {
+            "to_response_start": distribution(recorder.app_head),
+            "to_last_body_byte": distribution(recorder.app_body),
+        },
+        "histogram": histogram_buckets(recorder.latency),
+        "status_codes": {str(k): v for k, v in sorted(recorder.statuses.items())},
+        "errors": [
+            {
+                "kind": g.kind,
+                "label": g.label,
+                "count": g.count,
+                "percent": round(100.0 * g.count / total, 4) if total else 0.0,
+                "example": g.example,
+                "traceback": g.traceback,
+            }
+            for g in errors
+        ],
+        "steps": [
+            {
+                "name": name,
+                "count": step.count,
+                "failed": step.failed,
+                "status_codes": {str(k): v for k, v in sorted(step.statuses.items())},
+                "latency_ms": distribution(step.latency),
+            }
+            for name, step in recorder.steps.items()
+        ],
+        "loop_lag_ms": distribution(recorder.loop_lag),
+        "interrupted": recorder.interrupted,
+        "warnings": _warnings(recorder, rate),
+    }
+    return result
+
+
+def _warnings(recorder: Recorder, rate: float | None) -> list[str]:
+    """Say when the figures measure the load generator rather than the app."""
+    notes = []
+    if rate and recorder.duration > 0:
+        reached = (recorder.ok + recorder.failed) / recorder.duration
+        if reached < RATE_REACHED * rate:
+            notes.append(
+                f"the scheduled rate was not reached: {reached:,.0f} of {rate:,.0f} req/s; "
+                "the app (or this process: client and app share one event loop) could not "
+                "keep up; latency counts from each request's scheduled time"
+            )
+        if recorder.late or recorder.dropped:
+            notes.append(
+                f"{recorder.late:,} sends left late and {recorder.dropped:,} were never made: "
+                "all virtual users were busy (raise -c) or the event loop was held"
+            )
+    lag = recorder.loop_lag
+    if lag.get_total_count():
+        p99 = lag.get_value_at_percentile(99.0) / 1000.0
+        worst = lag.get_max_value() / 1000.0
+        if p99 > _LAG_P99_MS or worst > _LAG_MAX_MS:
+            notes.append(
+                f"the event loop lagged (timer overshoot p99 {p99:.1f} ms, max {worst:.1f} ms): "
+                "something held it (blocking code in the app, or the load generator is "
+                "saturated); latencies include that wait, try fewer -c or --workers"
+            )
+    return notes

@@ -1,0 +1,234 @@
+"""Virtual users: each takes the next send from the schedule until there is none.
+
+Three kinds: plain HTTP requests (the targets in turn), WebSocket round trips on one
+connection per user, and a user's own ``async def scenario(session)`` whose requests
+are recorded per named step. Every outcome is classified here: success, a status the
+options do not accept, the app's exception (grouped by type and the line it was
+raised at, with its first traceback), a timeout, or a connector/client error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import traceback
+from collections.abc import Awaitable, Callable
+from time import perf_counter_ns
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Final
+
+import aiohttp
+
+from ..exceptions import ASGIAppError
+from . import step_name as _step_name
+from ._appload import load_callable
+from ._errors import UsageError
+from ._options import BenchOptions
+from ._recorder import APP_EXCEPTION, CONNECTOR, SCENARIO, TIMEOUT, Recorder
+from ._timing import AppTimes, current_times
+
+if TYPE_CHECKING:
+    from ._runner import Schedule
+    from ._targets import TargetPicker
+
+__all__ = ("User", "http_user", "make_scenario_user", "record_exception", "websocket_user")
+
+User = Callable[["Schedule", aiohttp.ClientSession], Awaitable[None]]
+
+# An open-model send that leaves this long after its scheduled time counts as late.
+LATE_NS: Final = 1_000_000
+
+def _origin(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" at {last.filename}:{last.lineno}"
+
+
+def record_exception(recorder: Recorder, exc: BaseException, timeout: float | None,
+                     kind: str | None = None) -> None:
+    """Count one failed send under its kind and label."""
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        recorder.record_failure(TIMEOUT, f"timeout ({timeout:g} s)" if timeout else "timeout",
+                                str(exc) or type(exc).__name__)
+        return
+    cause = exc.__cause__
+    if isinstance(exc, aiohttp.ClientPayloadError) and cause is not None:
+        recorder.record_failure(
+            APP_EXCEPTION, f"{type(cause).__name__}{_origin(cause)} (after the response started)",
+            str(cause), cause)
+    elif isinstance(exc, ASGIAppError):
+        if cause is not None:
+            recorder.record_failure(APP_EXCEPTION, f"{type(cause).__name__}{_origin(cause)}",
+                                    str(cause), cause)
+        else:
+            recorder.record_failure(APP_EXCEPTION, f"ASGIAppError: {exc}", str(exc), exc)
+    elif kind is None and isinstance(exc, aiohttp.ClientError | OSError):
+        recorder.record_failure(CONNECTOR, type(exc).__name__, str(exc))
+    else:  # with propagate_exceptions the app's own exception, raised as is
+        recorder.record_failure(kind or APP_EXCEPTION, f"{type(exc).__name__}{_origin(exc)}",
+                                str(exc), exc)
+
+
+def http_user(options: BenchOptions, picker: TargetPicker) -> User:
+    ok_status = options.is_ok_status
+    timeout = options.timeout
+
+    async def user(schedule: Schedule, session: aiohttp.ClientSession) -> None:
+        request = session.request
+        while True:
+            due = schedule.take()
+            if due is None:
+                return
+            now = perf_counter_ns()
+            if due > now:
+                await asyncio.sleep((due - now) / 1e9)
+                now = perf_counter_ns()
+            elif now - due > LATE_NS and schedule.rate:
+                schedule.recorder.late += 1
+            target = picker.next()
+            times = AppTimes()
+            current_times.set(times)
+            try:
+                async with request(target.method, target.path, headers=target.headers,
+                                   data=target.body) as response:
+                    body = await response.read()
+                    status = response.status
+            except Exception as exc:
+                record_exception(schedule.recorder, exc, timeout)
+                continue
+            done = perf_counter_ns()
+            recorder = schedule.recorder
+            sent = len(target.body) if target.body else 0
+            if ok_status(status):
+                recorder.record_ok(status, (done - due) // 1000, (done - now) // 1000,
+                                   len(body), sent)
+                start = times.start_ns
+                if start >= 0:
+                    recorder.record_app_times(
+                        (times.head_ns - start) // 1000 if times.head_ns >= 0 else -1,
+                        (times.body_ns - start) // 1000 if times.body_ns >= 0 else -1,
+                    )
+            else:
+                recorder.record_status_failure(status, len(body), sent)
+
+    return user
+
+
+def websocket_user(options: BenchOptions, path: str) -> User:
+    payload = b"x" * options.message_size
+    timeout = options.timeout
+
+    async def user(schedule: Schedule, session: aiohttp.ClientSession) -> None:
+        ws: aiohttp.ClientWebSocketResponse | None = None
+        try:
+            while True:
+                due = schedule.take()
+                if due is None:
+                    return
+                now = perf_counter_ns()
+                if due > now:
+                    await asyncio.sleep((due - now) / 1e9)
+                    now = perf_counter_ns()
+                elif now - due > LATE_NS and schedule.rate:
+                    schedule.recorder.late += 1
+                recorder = schedule.recorder
+                try:
+                    if ws is None or ws.closed:
+                        ws = await session.ws_connect(path, headers=options.headers)
+                    await ws.send_bytes(payload)
+                    message = await ws.receive(timeout=timeout)
+                except Exception as exc:
+                    record_exception(recorder, exc, timeout)
+                    ws = None
+                    continue
+                done = perf_counter_ns()
+                if message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                    data = message.data
+                    size = len(data)
+                    recorder.record_ok(0, (done - due) // 1000, (done - now) // 1000, size,
+                                       len(payload))
+                else:
+                    recorder.record_failure(CONNECTOR, f"websocket {message.type.name}",
+                                            f"expected the echo, got {message.type.name} "
+                                            f"{message.data!r:.80} {message.extra or ''}")
+                    await ws.close()
+                    ws = None
+        finally:
+            if ws is not None:
+                await ws.close()
+
+    return user
+
+
+def _load_scenario(options: BenchOptions) -> Callable[[aiohttp.ClientSession], Awaitable[Any]]:
+    assert options.scenario is not None
+    function = load_callable(options.scenario, options.app_dir, "--scenario", options.debug)
+    if not inspect.iscoroutinefunction(function):
+        raise UsageError(f"--scenario {options.scenario} must be an 'async def' function "
+                         "taking the session")
+    try:
+        inspect.signature(function).bind(None)
+    except TypeError:
+        raise UsageError(f"--scenario {options.scenario} must take one argument (the "
+                         "session)") from None
+    return function  # type: ignore[no-any-return]
+
+
+def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig]:
+    """The scenario's user, and the trace config its sessions need for per-step figures.
+
+    Each virtual user runs the scenario in its own session (its own cookies). A step's
+    latency runs from the request's start to its response head.
+    """
+    scenario = _load_scenario(options)
+    ok_status = options.is_ok_status
+    current: list[Recorder] = []
+    trace = aiohttp.TraceConfig()
+
+    async def on_start(_: Any, ctx: SimpleNamespace, params: Any) -> None:
+        ctx.start = perf_counter_ns()
+        ctx.name = _step_name.get() or f"{params.method} {params.url.path}"
+        current_times.set(AppTimes())
+
+    async def on_end(_: Any, ctx: SimpleNamespace, params: Any) -> None:
+        stats = current[0].step(ctx.name)
+        stats.count += 1
+        status = params.response.status
+        stats.statuses[status] += 1
+        if not ok_status(status):
+            stats.failed += 1
+        stats.latency.record_value((perf_counter_ns() - ctx.start) // 1000)
+
+    async def on_error(_: Any, ctx: SimpleNamespace, params: Any) -> None:
+        stats = current[0].step(ctx.name)
+        stats.count += 1
+        stats.failed += 1
+
+    trace.on_request_start.append(on_start)
+    trace.on_request_end.append(on_end)
+    trace.on_request_exception.append(on_error)
+    trace.freeze()
+
+    async def user(schedule: Schedule, session: aiohttp.ClientSession) -> None:
+        current[:] = [schedule.recorder]
+        while True:
+            due = schedule.take()
+            if due is None:
+                return
+            now = perf_counter_ns()
+            if due > now:
+                await asyncio.sleep((due - now) / 1e9)
+                now = perf_counter_ns()
+            elif now - due > LATE_NS and schedule.rate:
+                schedule.recorder.late += 1
+            try:
+                await scenario(session)
+            except Exception as exc:
+                record_exception(schedule.recorder, exc, options.timeout, SCENARIO)
+                continue
+            done = perf_counter_ns()
+            schedule.recorder.record_ok(0, (done - due) // 1000, (done - now) // 1000, 0, 0)
+
+    return user, trace
