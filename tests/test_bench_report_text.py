@@ -168,13 +168,19 @@ def test_several_modes_rounds_and_comparison() -> None:
     results = [make_result(rounds=rounds), make_result("pure", rounds=rounds)]
     comparison = {"numerator": "compiled", "denominator": "pure", "rps_ratio": 1.8512,
                   "round_ratios": [1.8, 1.85, 1.9], "min": 1.8, "max": 1.9, "stdev": 0.0408}
-    output = render(make_report(results, mode="both", rounds=3, comparison=comparison))
+    gates = [{"mode": mode, "expression": "rps>1000", "metric": "rps", "op": ">",
+              "threshold": 1000.0, "actual": 53.5, "passed": False}
+             for mode in ("compiled", "pure")]
+    output = render(make_report(results, mode="both", rounds=3, comparison=comparison,
+                                gates=gates))
     assert "compiled (cython)" in output and "pure (python)" in output
     assert output.count("Summary") == 2
     assert "compiled and pure hot paths, 3 rounds each" in output
     assert "compiled / pure: 1.85x req/s (rounds 1.80\u20131.90, stdev 0.04)" in output
     assert row(output, "3")[:3] == ["1,003.0", "50", "0"]
     assert output.index("pure (python)") < output.index("compiled / pure")
+    assert row(output, "FAIL compiled rps>1000") == ["53.5"]
+    assert row(output, "FAIL pure rps>1000") == ["53.5"]
 
 
 def test_open_model_interrupted_and_gates() -> None:
@@ -186,7 +192,13 @@ def test_open_model_interrupted_and_gates() -> None:
          "actual": 5.6075, "passed": False},
         {"expression": "rps>1000", "metric": "rps", "op": ">", "threshold": 1000.0,
          "actual": None, "passed": False},
+        {"expression": "errors<=5", "metric": "errors", "op": "<=", "threshold": 5.0,
+         "actual": 6.0, "passed": False},
+        {"expression": "service_p99.9<100", "metric": "service_p99.9", "op": "<",
+         "threshold": 100.0, "actual": 49.023, "passed": True},
     ]
+    for gate in gates:
+        gate["mode"] = "compiled"
     output = render(make_report([result], model="open", rate=100.0, interrupted=True,
                                 gates=gates))
     assert "open model: --rate 100/s, up to 10 in flight" in output
@@ -197,7 +209,9 @@ def test_open_model_interrupted_and_gates() -> None:
     assert "note: the scheduled rate was not reached" in output
     assert row(output, "PASS") == ["p99<20ms", "1.000", "ms"]
     assert row(output, "FAIL") == ["errors<0.1%", "5.607%"]
-    assert "rps>1000" in output and row(output, "FAIL rps>1000") == ["\u2014"]
+    assert row(output, "FAIL rps>1000") == ["\u2014"]
+    assert row(output, "FAIL errors<=5") == ["6"]
+    assert row(output, "PASS service_p99.9<100") == ["49.023", "ms"]
 
 
 def test_empty_distributions_workers_and_steps() -> None:

@@ -58,11 +58,10 @@ def _seconds(value: float | None) -> str:
 
 def _bytes(value: float) -> str:
     """Binary units: ``512 B``, ``1.50 KiB``, ``12.34 MiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.2f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
+    power = 0
+    while value >= 1024 and power < 3:
+        value, power = value / 1024, power + 1
+    return f"{value:,.2f} {('B', 'KiB', 'MiB', 'GiB')[power]}" if power else f"{value:,.0f} B"
 
 
 def _per_s(unit: str) -> str:
@@ -380,19 +379,22 @@ class _Renderer:
 
     def gates(self, gates: list[dict[str, Any]]) -> None:
         self.title("Gates")
-        table = _table("", "gate", "actual", first_left=2)
+        several = len({gate.get("mode") for gate in gates}) > 1  # --mode both: each mode
+        table = _table("", *(("mode",) if several else ()), "gate", "actual",
+                       first_left=3 if several else 2)
         table.show_header = False
         for gate in gates:
             actual = gate.get("actual")
             if actual is None:
                 shown = self.dash
-            else:
-                shown = f"{actual:,.3f}"
-                if "%" in str(gate.get("expression", "")):
-                    shown += "%"
-                elif _LATENCY_METRIC.search(str(gate.get("metric", ""))):
-                    shown += " ms"
+            elif "%" in str(gate.get("expression", "")):
+                shown = f"{actual:,.3f}%"
+            elif _LATENCY_METRIC.search(str(gate.get("metric", ""))):
+                shown = f"{actual:,.3f} ms"
+            else:  # a count of errors or a rate
+                shown = f"{actual:,.0f}" if actual == int(actual) else f"{actual:,.1f}"
             verdict = Text("PASS", style="bold green") if gate.get("passed") else \
                 Text("FAIL", style="bold red")
-            table.add_row(verdict, Text(str(gate.get("expression", ""))), shown)
+            mode = (Text(str(gate.get("mode"))),) if several else ()
+            table.add_row(verdict, *mode, Text(str(gate.get("expression", ""))), shown)
         self.out(table)
