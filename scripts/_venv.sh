@@ -1,4 +1,5 @@
 # Sourced by the other scripts: make_venv DIR [extra pip requirements...]
+# EXTRAS (default "test") names the package extras to install.
 # Creates a fresh virtualenv and builds+installs this checkout into it from scratch
 # (pip builds the Cython extension in an isolated build environment).
 set -euo pipefail
@@ -19,7 +20,7 @@ make_venv() {
     rm -rf "$ROOT/build" "$ROOT"/src/*.egg-info
     # Build output (including the "Accelerated build" / "Pure build" banner) is kept
     # in the log; shown on failure.
-    if ! "$dir/bin/python" -m pip install --no-cache-dir -v "$ROOT[test]" "$@" \
+    if ! "$dir/bin/python" -m pip install --no-cache-dir -v "$ROOT[${EXTRAS:-test}]" "$@" \
             > "$dir/install.log" 2>&1; then
         tail -n 60 "$dir/install.log" >&2
         echo "error: building/installing aiohttp-asgi-fast failed (log: $dir/install.log)" >&2

@@ -16,9 +16,10 @@ each step gets its own row in the report::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Final, Iterator
+from typing import Final
 
 __all__ = ("step",)
 

@@ -96,8 +96,11 @@ def _binds(signature: inspect.Signature, count: int) -> bool:
 
 def _check_asgi(app: Any, spec: str) -> None:
     if not callable(app):
-        raise UsageError(f"{spec} is {type(app).__name__} {app!r:.60}, not an ASGI app (a callable)")
-    target = app if inspect.isfunction(app) or inspect.isclass(app) else getattr(app, "__call__", app)  # noqa: B004
+        raise UsageError(
+            f"{spec} is {type(app).__name__} {app!r:.60}, not an ASGI app (a callable)"
+        )
+    plain = inspect.isfunction(app) or inspect.isclass(app)
+    target = app if plain else getattr(app, "__call__", app)  # noqa: B004 - the method
     try:
         signature = inspect.signature(target)
     except (TypeError, ValueError):

@@ -8,6 +8,7 @@ unless ``--debug``); 130 Ctrl-C (the load stops and the partial report is printe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import importlib.util
 import json
@@ -38,7 +39,8 @@ def _check_mode(options: BenchOptions, current: str) -> None:
     if options.mode in ("compiled", "both") and current != "compiled":
         from .._hotpath import IMPORT_ERROR
 
-        if IMPORT_ERROR is not None or importlib.util.find_spec("aiohttp_asgi_fast._parser") is None:
+        compiled = importlib.util.find_spec("aiohttp_asgi_fast._parser")
+        if IMPORT_ERROR is not None or compiled is None:
             reason = f" ({IMPORT_ERROR})" if IMPORT_ERROR else ""
             raise UsageError(f"--mode {options.mode}: the compiled hot path is not available "
                              f"in this install{reason}")
@@ -83,10 +85,9 @@ def _run_inline(options: BenchOptions, ticks: _Ticks | None) -> list[Any]:
                 raise KeyboardInterrupt
             stop.set()
 
-        try:
+        # Windows has no add_signal_handler: Ctrl-C is a KeyboardInterrupt there.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (NotImplementedError, RuntimeError):  # Windows: KeyboardInterrupt as usual
-            pass
         prepared, info = await prepare(options)
         last_tick = [0.0]
 

@@ -7,7 +7,9 @@ Every bad value is a ``UsageError`` naming the option and what was wrong (exit 2
 from __future__ import annotations
 
 import argparse
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -26,7 +28,9 @@ def parse_duration(text: str, option: str) -> float:
     """``10``, ``2.5s``, ``500ms``, ``1m``, ``1h`` in seconds."""
     match = _DURATION.match(text)
     if match is None:
-        raise UsageError(f"{option}: expected a duration such as 10, 2.5s, 500ms or 1m, got {text!r}")
+        raise UsageError(
+            f"{option}: expected a duration such as 10, 2.5s, 500ms or 1m, got {text!r}"
+        )
     return float(match[1]) * _UNITS[match[2]]
 
 
@@ -69,7 +73,7 @@ class BenchOptions:
         return 200 <= status < 400
 
 
-def _positive_int(option: str) -> object:
+def _positive_int(option: str) -> Callable[[str], int]:
     def convert(text: str) -> int:
         try:
             value = int(text.replace("_", ""))
@@ -200,14 +204,19 @@ def _statuses(text: str) -> frozenset[int]:
         elif re.fullmatch(r"[1-5]\d\d", part):
             codes.add(int(part))
         else:
-            raise UsageError(f"--expect-status: expected codes such as 200,404 or 2xx, got {text!r}")
+            raise UsageError(
+                f"--expect-status: expected codes such as 200,404 or 2xx, got {text!r}"
+            )
     return frozenset(codes)
 
 
 def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptions:
     """Check the parsed arguments together and build the options."""
     app = args.app or DEMO_APP
-    paths = tuple(args.paths) or ("/",)
+    paths = tuple(args.paths)
+    if app.startswith("/"):  # only paths given: they are for the demo app
+        app, paths = DEMO_APP, (app, *paths)
+    paths = paths or ("/",)
     for path in paths:
         if not path.startswith("/"):
             hint = " (a module:attribute APP must come first)" if ":" in path else ""
@@ -224,8 +233,6 @@ def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptio
     body = None
     if args.json_body is not None:
         body = _read_text_or_file(args.json_body, "--json-body")
-        import json
-
         try:
             json.loads(body)
         except ValueError as exc:

@@ -99,7 +99,8 @@ def _read_body(name: str, base: str, where: str) -> bytes:
         with open(file_path, "rb") as file:
             return file.read()
     except OSError as exc:
-        raise UsageError(f"{where}: cannot read body file {name!r}: {exc.strerror or exc}") from None
+        reason = exc.strerror or exc
+        raise UsageError(f"{where}: cannot read body file {name!r}: {reason}") from None
 
 
 def _check(method: str, path: str, where: str) -> None:
@@ -109,17 +110,22 @@ def _check(method: str, path: str, where: str) -> None:
         raise UsageError(f"{where}: the path must start with '/' and have no spaces, got {path!r}")
 
 
-def _plain_line(text: str, base: str, extra: tuple[tuple[str, str], ...], where: str) -> RequestSpec:
+Headers = tuple[tuple[str, str], ...]
+
+
+def _plain_line(text: str, base: str, extra: Headers, where: str) -> RequestSpec:
     parts = text.split()
     if len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2].startswith("@")):
-        raise UsageError(f"{where}: expected 'METHOD PATH [@BODYFILE]' or a JSON object, got {text!r}")
+        raise UsageError(
+            f"{where}: expected 'METHOD PATH [@BODYFILE]' or a JSON object, got {text!r}"
+        )
     method, path = parts[0].upper(), parts[1]
     _check(method, path, where)
     body = _read_body(parts[2][1:], base, where) if len(parts) == 3 else None
     return RequestSpec(method, path, extra, body)
 
 
-def _json_line(text: str, base: str, extra: tuple[tuple[str, str], ...], where: str) -> RequestSpec:
+def _json_line(text: str, base: str, extra: Headers, where: str) -> RequestSpec:
     try:
         item: Any = json.loads(text)
     except ValueError as exc:

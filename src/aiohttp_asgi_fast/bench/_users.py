@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import traceback
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
@@ -38,12 +39,24 @@ User = Callable[["Schedule", aiohttp.ClientSession], Awaitable[None]]
 # An open-model send that leaves this long after its scheduled time counts as late.
 LATE_NS: Final = 1_000_000
 
+def short_path(filename: str) -> str:
+    """A source file as the user knows it: relative to the current directory when inside
+    it, else its last two path parts (``pkg/module.py``)."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive (Windows)
+        relative = filename
+    if not relative.startswith(".."):
+        return relative
+    return os.path.join(*filename.replace("\\", "/").split("/")[-2:])
+
+
 def _origin(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return ""
     last = frames[-1]
-    return f" at {last.filename}:{last.lineno}"
+    return f" at {short_path(last.filename)}:{last.lineno}"
 
 
 def record_exception(recorder: Recorder, exc: BaseException, timeout: float | None,
@@ -121,7 +134,7 @@ def websocket_user(options: BenchOptions, path: str) -> User:
     timeout = options.timeout
 
     async def user(schedule: Schedule, session: aiohttp.ClientSession) -> None:
-        ws: aiohttp.ClientWebSocketResponse | None = None
+        ws: Any = None  # aiohttp.ClientWebSocketResponse (its generic differs by version)
         try:
             while True:
                 due = schedule.take()

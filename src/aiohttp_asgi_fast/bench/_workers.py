@@ -12,6 +12,7 @@ Ctrl-C the parent sets a shared event, every worker stops its load and reports.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -175,7 +176,9 @@ def run_workers(options: BenchOptions, modes: list[str], progress: Any, stop: An
             runs[worker.mode].implementation = info["implementation"]
             runs[worker.mode].lifespan_ran = info["lifespan_ran"]
         rounds = options.rounds if len(modes) > 1 else 1
-        requests = split(options.requests, rounds) if options.requests else [None] * rounds
+        requests: list[int | None] = (
+            list(split(options.requests, rounds)) if options.requests else [None] * rounds
+        )
         totals: dict[int, Recorder] = {w.index: Recorder() for w in workers}
         for number in range(rounds):
             order = modes if number % 2 == 0 else modes[::-1]  # balance drift between modes
@@ -183,7 +186,8 @@ def run_workers(options: BenchOptions, modes: list[str], progress: Any, stop: An
                 if stop.is_set():
                     break
                 group = [w for w in workers if w.mode == mode]
-                shares = split(requests[number], len(group)) if requests[number] else None
+                share = requests[number]
+                shares = split(share, len(group)) if share else None
                 for i, worker in enumerate(group):
                     worker.conn.send(("run", {
                         "requests": shares[i] if shares else None,
@@ -202,10 +206,8 @@ def run_workers(options: BenchOptions, modes: list[str], progress: Any, stop: An
         return [runs[mode] for mode in modes]
     finally:
         for worker in workers:
-            try:
+            with contextlib.suppress(OSError):  # the worker is gone already
                 worker.conn.send(("quit", None))
-            except OSError:
-                pass
         for worker in workers:
             worker.process.join(timeout=15)
             if worker.process.is_alive():
