@@ -119,7 +119,8 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     g.add_argument("-z", "--duration", default=None, metavar="TIME",
                    help="run for this long instead (10, 30s, 500ms, 2m)")
     g.add_argument("-c", "--concurrency", type=_positive_int("concurrency"), default=10,
-                   help="virtual users: requests in flight at most (default 10)")
+                   help="virtual users: requests in flight at most (default 10; the total "
+                        "across --workers)")
     g.add_argument("--rate", type=_positive_float, default=None, metavar="R",
                    help="open model: start R requests per second on a fixed schedule; latency "
                         "counts from each scheduled time (no coordinated omission)")
@@ -299,6 +300,22 @@ def build_parser(prog: str, version: str) -> argparse.ArgumentParser:
                     "no socket, no port, no second process. Reports throughput, latency "
                     "percentiles, the time spent inside the app, status codes and errors.",
     )
+    bench.formatter_class = argparse.RawDescriptionHelpFormatter
+    bench.epilog = _EPILOG
     add_arguments(bench)
     return parser
+
+
+_EPILOG: Final = """\
+examples:
+  aiohttp-asgi-fast bench                          the bundled demo app, GET /
+  aiohttp-asgi-fast bench main:app /items -z 10s   your app, for 10 seconds
+  aiohttp-asgi-fast bench main:app /items --json-body '{"name": "x"}'
+  aiohttp-asgi-fast bench main:app / --rate 500 -z 30s --fail-on 'p99<20ms'
+  aiohttp-asgi-fast bench main:app --scenario flows:checkout -c 20
+  aiohttp-asgi-fast bench main:app / --workers 2 --mode both
+
+exit codes: 0 success; 1 failed requests or a breached --fail-on; 2 a bad command or
+APP (module, attribute, lifespan startup); 130 interrupted (partial report printed)
+"""
 

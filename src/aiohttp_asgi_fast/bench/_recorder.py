@@ -29,6 +29,9 @@ APP_EXCEPTION: Final = "app_exception"
 TIMEOUT: Final = "timeout"
 CONNECTOR: Final = "connector"
 SCENARIO: Final = "scenario"
+#: the connector logged an app exception the client could not see (after the response
+#: or the WebSocket close): not a failed request, but the app failed
+LOGGED: Final = "logged"
 
 
 def new_histogram() -> HdrHistogram:
@@ -118,6 +121,14 @@ class Recorder:
             group = self.errors[key] = ErrorGroup(kind, label, 0, message[:500], tb)
         group.count += 1
         return group
+
+    def record_logged(self, label: str, message: str, tb: str | None) -> None:
+        """An app error the connector logged; the request itself is not failed."""
+        key = (LOGGED, label)
+        group = self.errors.get(key)
+        if group is None:
+            group = self.errors[key] = ErrorGroup(LOGGED, label, 0, message[:500], tb)
+        group.count += 1
 
     def record_status_failure(self, status: int, bytes_in: int, bytes_out: int) -> None:
         self.statuses[status] += 1

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter, perf_counter_ns
@@ -30,7 +32,7 @@ from ._options import BenchOptions
 from ._recorder import Recorder
 from ._targets import TargetPicker, build_targets
 from ._timing import timed_app
-from ._users import User, http_user, make_scenario_user, websocket_user
+from ._users import User, http_user, make_scenario_user, origin, websocket_user
 
 __all__ = ("Prepared", "RunInfo", "Schedule", "prepare", "run_load")
 
@@ -38,6 +40,7 @@ __all__ = ("Prepared", "RunInfo", "Schedule", "prepare", "run_load")
 _LAG_INTERVAL: Final = 0.01
 # On Ctrl-C, requests in flight get this long to finish before they are cancelled.
 _STOP_GRACE: Final = 1.0
+_CONNECTOR_LOGGER: Final = logging.getLogger("aiohttp_asgi_fast")
 # How often on_tick hears about the run at most.
 _TICK: Final = 0.25
 
@@ -150,6 +153,25 @@ async def prepare(options: BenchOptions) -> tuple[Prepared, RunInfo]:
     return prepared, RunInfo(os.getpid(), IMPLEMENTATION, lifespan_ran)
 
 
+class _LoggedAppErrors(logging.Filter):
+    """Takes the app errors the connector logs (those no client saw) into the report
+    instead of printing a traceback per request; other log records pass."""
+
+    def __init__(self, state: _Progress) -> None:
+        super().__init__()
+        self._state = state
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or not record.exc_info or not record.exc_info[1]:
+            return True
+        exc = record.exc_info[1]
+        where = origin(exc)
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self._state.recorder.record_logged(
+            f"{type(exc).__name__}{where}: {record.getMessage()}", str(exc), tb)
+        return False
+
+
 class _Progress:
     """What the tick and the loop-lag sampler look at: the recorder and phase now."""
 
@@ -220,6 +242,8 @@ async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None
                    requests: int | None, duration: float | None, warmup: float) -> Recorder:
     """Warm up (recorded, then thrown away), then the measured load into a new recorder."""
     state = _Progress()
+    logged = _LoggedAppErrors(state)
+    _CONNECTOR_LOGGER.addFilter(logged)
     helpers = [asyncio.ensure_future(_sample_loop_lag(state))]
     if on_tick is not None:
         helpers.append(asyncio.ensure_future(_tick(on_tick, state)))
@@ -236,6 +260,7 @@ async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None
             await _run_phase(prepared, measured, requests, duration, stop)
         return measured
     finally:
+        _CONNECTOR_LOGGER.removeFilter(logged)
         for task in helpers:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

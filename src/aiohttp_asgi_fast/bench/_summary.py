@@ -12,13 +12,14 @@ from typing import Any, Final
 
 from hdrh.histogram import HdrHistogram
 
-from ._recorder import APP_EXCEPTION, CONNECTOR, SCENARIO, STATUS, TIMEOUT, Recorder
+from ._recorder import APP_EXCEPTION, CONNECTOR, LOGGED, SCENARIO, STATUS, TIMEOUT, Recorder
 
 __all__ = ("distribution", "histogram_buckets", "summarize")
 
 _PERCENTILES: Final = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0),
                        ("p99_9", 99.9))
-_KIND_ORDER: Final = {STATUS: 0, APP_EXCEPTION: 1, TIMEOUT: 2, CONNECTOR: 3, SCENARIO: 4}
+_KIND_ORDER: Final = {STATUS: 0, APP_EXCEPTION: 1, TIMEOUT: 2, CONNECTOR: 3, SCENARIO: 4,
+                      LOGGED: 5}
 # Open model: a rate reached below this share of the target is reported as missed.
 RATE_REACHED: Final = 0.95
 # Loop lag (timer overshoot) above these says something held the event loop.

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from ._runner import Schedule
     from ._targets import TargetPicker
 
-__all__ = ("User", "http_user", "make_scenario_user", "record_exception", "websocket_user")
+__all__ = ("User", "http_user", "make_scenario_user", "origin", "record_exception",
+           "websocket_user")
 
 User = Callable[["Schedule", aiohttp.ClientSession], Awaitable[None]]
 
@@ -51,7 +52,7 @@ def short_path(filename: str) -> str:
     return os.path.join(*filename.replace("\\", "/").split("/")[-2:])
 
 
-def _origin(exc: BaseException) -> str:
+def origin(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return ""
@@ -69,18 +70,18 @@ def record_exception(recorder: Recorder, exc: BaseException, timeout: float | No
     cause = exc.__cause__
     if isinstance(exc, aiohttp.ClientPayloadError) and cause is not None:
         recorder.record_failure(
-            APP_EXCEPTION, f"{type(cause).__name__}{_origin(cause)} (after the response started)",
+            APP_EXCEPTION, f"{type(cause).__name__}{origin(cause)} (after the response started)",
             str(cause), cause)
     elif isinstance(exc, ASGIAppError):
         if cause is not None:
-            recorder.record_failure(APP_EXCEPTION, f"{type(cause).__name__}{_origin(cause)}",
+            recorder.record_failure(APP_EXCEPTION, f"{type(cause).__name__}{origin(cause)}",
                                     str(cause), cause)
         else:
             recorder.record_failure(APP_EXCEPTION, f"ASGIAppError: {exc}", str(exc), exc)
     elif kind is None and isinstance(exc, aiohttp.ClientError | OSError):
         recorder.record_failure(CONNECTOR, type(exc).__name__, str(exc))
     else:  # with propagate_exceptions the app's own exception, raised as is
-        recorder.record_failure(kind or APP_EXCEPTION, f"{type(exc).__name__}{_origin(exc)}",
+        recorder.record_failure(kind or APP_EXCEPTION, f"{type(exc).__name__}{origin(exc)}",
                                 str(exc), exc)
 
 
