@@ -69,7 +69,8 @@ class Recorder:
     def __init__(self) -> None:
         #: successful requests, from the scheduled send time when a rate is set
         self.latency = new_histogram()
-        #: successful requests, from the moment the request was actually sent
+        #: successful requests, from the moment the request was actually sent (open
+        #: model only: in the closed model a request is sent when it is due)
         self.service = new_histogram()
         #: inside the app: from the app call to http.response.start / the last body byte
         self.app_head = new_histogram()
@@ -98,7 +99,8 @@ class Recorder:
         if status:  # 0: not an HTTP response (a WebSocket round trip, a scenario)
             self.statuses[status] += 1
         self.latency.record_value(_clamp(latency_us))
-        self.service.record_value(_clamp(service_us))
+        if service_us >= 0:
+            self.service.record_value(_clamp(service_us))
         self.bytes_in += bytes_in
         self.bytes_out += bytes_out
 

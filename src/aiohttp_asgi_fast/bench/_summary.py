@@ -131,7 +131,8 @@ def summarize(
             "out_per_s": per_s(recorder.bytes_out),
         },
         "latency_ms": distribution(recorder.latency),
-        "service_time_ms": distribution(recorder.service),
+        # The closed model sends each request when it is due: service time is latency.
+        "service_time_ms": distribution(recorder.service if rate else recorder.latency),
         "app_time_ms": {
             "to_response_start": distribution(recorder.app_head),
             "to_last_body_byte": distribution(recorder.app_body),

@@ -88,6 +88,7 @@ def record_exception(recorder: Recorder, exc: BaseException, timeout: float | No
 def http_user(options: BenchOptions, picker: TargetPicker) -> User:
     ok_status = options.is_ok_status
     timeout = options.timeout
+    rate = options.rate
 
     async def user(schedule: Schedule, session: aiohttp.ClientSession) -> None:
         request = session.request
@@ -116,8 +117,8 @@ def http_user(options: BenchOptions, picker: TargetPicker) -> User:
             recorder = schedule.recorder
             sent = len(target.body) if target.body else 0
             if ok_status(status):
-                recorder.record_ok(status, (done - due) // 1000, (done - now) // 1000,
-                                   len(body), sent)
+                recorder.record_ok(status, (done - due) // 1000,
+                                   (done - now) // 1000 if rate else -1, len(body), sent)
                 start = times.start_ns
                 if start >= 0:
                     recorder.record_app_times(
