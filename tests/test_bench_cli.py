@@ -304,6 +304,8 @@ USAGE_ERRORS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("both-fewer-requests-than-rounds", ["--mode", "both", "-n", "2", "--rounds", "3"],
      ("--mode both needs at least one request per round",)),
     ("bad-json-body", ["--json-body", "{not json"], ("--json-body is not valid JSON",)),
+    ("fewer-users-than-workers", ["--workers", "2", "-c", "1"],
+     ("-c/--concurrency is the total across workers: -c 1 cannot give each of --workers 2",)),
 ]
 
 
@@ -329,6 +331,17 @@ def test_usage_errors_exit_2_with_one_line(
     assert lines[0].startswith(ERROR_PREFIX)
     for message in messages:
         assert message in lines[0]
+
+
+def test_unwritable_json_path_fails_before_the_load(tmp_path: Path) -> None:
+    # Checked up front: a long run must not end with its report lost.
+    proc = bench("-n", "1000000", "-q", "--json", str(tmp_path / "missing" / "report.json"))
+    assert proc.returncode == 2, _explain(proc)
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"{ERROR_PREFIX}--json: the directory of "
+        f"{str(tmp_path / 'missing' / 'report.json')!r} does not exist"
+    ]
 
 
 def test_argparse_errors_exit_2() -> None:

@@ -31,8 +31,9 @@ def _check_extras() -> None:
     missing = [name for name, module in (("hdrhistogram", "hdrh"), ("rich", "rich"))
                if importlib.util.find_spec(module) is None]
     if missing:
-        raise UsageError(f"bench needs {' and '.join(missing)}, which are not installed; "
-                         f"install them with: {_EXTRA_HINT}")
+        verb = "is" if len(missing) == 1 else "are"
+        raise UsageError(f"bench needs {' and '.join(missing)}, which {verb} not installed; "
+                         f"install with: {_EXTRA_HINT}")
 
 
 def _check_mode(options: BenchOptions, current: str) -> None:
@@ -102,10 +103,12 @@ def _run_inline(options: BenchOptions, ticks: _Ticks | None) -> list[Any]:
         try:
             recorder = await run_load(prepared, stop, tick, requests=options.requests,
                                       duration=options.duration, warmup=options.warmup)
-        finally:
+        except BaseException:
             await prepared.close()
+            raise
+        error = await prepared.close()
         return [ModeRun(options.mode, info.implementation, info.lifespan_ran, recorder,
-                        [(0, info.pid, recorder)], [recorder])]
+                        [(0, info.pid, recorder)], [recorder], [error] if error else [])]
 
     return run(main(), options.loop)
 
@@ -173,13 +176,14 @@ def _bench(options: BenchOptions) -> int:
         checks = evaluate(gates, result)
         report["gates"].extend(checks)
         breached = breached or not all(check["passed"] for check in checks)
+    shutdown_errors = [error for run in runs for error in run.shutdown_errors]
     failed = any(r["requests"]["failed"] for r in report["results"])
     # With an errors gate, that gate decides whether failed requests fail the run.
     if any(gate.metric == "errors" for gate in gates):
         failed = False
     if report["interrupted"]:
         code = EXIT_INTERRUPTED
-    elif breached or failed:
+    elif breached or failed or shutdown_errors:
         code = EXIT_FAILED
     else:
         code = EXIT_OK
@@ -196,6 +200,8 @@ def _bench(options: BenchOptions) -> int:
                     file.write(text + "\n")
             except OSError as exc:
                 raise UsageError(f"--json: cannot write {options.json_path!r}: {exc}") from None
+    for error in shutdown_errors:
+        print(f"aiohttp-asgi-fast bench: error: {error}", file=sys.stderr)
     return code
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -211,6 +212,17 @@ def _statuses(text: str) -> frozenset[int]:
     return frozenset(codes)
 
 
+def _check_writable(path: str) -> None:
+    """Fail before the load, not after it, when the report cannot be written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"--json: {path!r} is a directory")
+    if not os.path.isdir(directory):
+        raise UsageError(f"--json: the directory of {path!r} does not exist")
+    if not os.access(directory, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"--json: {path!r} is not writable")
+
+
 def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptions:
     """Check the parsed arguments together and build the options."""
     app = args.app or DEMO_APP
@@ -251,6 +263,11 @@ def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptio
     if args.scenario and ":" not in args.scenario:
         raise UsageError(f"--scenario must look like module:function, got {args.scenario!r}")
     mode = args.mode or current_mode
+    if args.concurrency < args.workers:
+        raise UsageError(f"-c/--concurrency is the total across workers: -c {args.concurrency} "
+                         f"cannot give each of --workers {args.workers} a virtual user")
+    if args.json_path and args.json_path != "-":
+        _check_writable(args.json_path)
     if mode == "both" and args.rate is None and duration is None and requests is not None \
             and requests < args.rounds:
         raise UsageError(f"--mode both needs at least one request per round "

@@ -118,7 +118,7 @@ class Recorder:
         group = self.errors.get(key)
         if group is None:
             tb = None
-            if exc is not None and kind == APP_EXCEPTION:
+            if exc is not None and kind in (APP_EXCEPTION, SCENARIO):
                 tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             group = self.errors[key] = ErrorGroup(kind, label, 0, message[:500], tb)
         group.count += 1

@@ -56,6 +56,7 @@ def _result(options: BenchOptions, run: ModeRun) -> dict[str, Any]:
     unit = "iteration" if options.scenario else "round trip" if options.websocket else "request"
     result = summarize(run.recorder, mode=run.mode, rate=options.rate, unit=unit)
     result["implementation"] = run.implementation
+    result["warnings"].extend(run.shutdown_errors)
     workers = []
     if len(run.workers) > 1:
         for index, pid, recorder in run.workers:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import traceback
 from collections.abc import Callable
@@ -41,6 +42,8 @@ _LAG_INTERVAL: Final = 0.01
 # On Ctrl-C, requests in flight get this long to finish before they are cancelled.
 _STOP_GRACE: Final = 1.0
 _CONNECTOR_LOGGER: Final = logging.getLogger("aiohttp_asgi_fast")
+# How long a phase's end waits for app calls still running after their response.
+_DRAIN_LIMIT: Final = 5.0
 # How often on_tick hears about the run at most.
 _TICK: Final = 0.25
 
@@ -65,29 +68,39 @@ class Schedule:
             self.start_ns + int(duration * 1e9) if duration is not None else None
         )
         self._interval_ns = 1e9 / rate if rate else 0.0
+        self._stopped_ns = 0
 
     def take(self) -> int | None:
         if self.stopped or (self.requests is not None and self.taken >= self.requests):
             return None
+        now = perf_counter_ns()
+        deadline = self.deadline_ns
+        if deadline is not None and now >= deadline:
+            return None  # late sends still waiting at the deadline are never made
         if self.rate:
             due = self.start_ns + int(self.taken * self._interval_ns)
+            if deadline is not None and due >= deadline:
+                return None
         else:
-            due = perf_counter_ns()
-        if self.deadline_ns is not None and due >= self.deadline_ns:
-            return None
+            due = now
         self.taken += 1
         return due
 
+    def stop(self) -> None:
+        """Ctrl-C: no more sends; the open model counts what was due until now."""
+        self.stopped = True
+        self._stopped_ns = perf_counter_ns()
+
     def close(self, end_ns: int) -> None:
-        """Count the open model's sends that were due before the end but never made."""
+        """Count the open model's sends that fell due before the end but were never made."""
         if not self.rate:
             return
-        last = min(end_ns, self.deadline_ns) if self.deadline_ns is not None else end_ns
-        due = int((last - self.start_ns) / self._interval_ns) + 1
+        end = self._stopped_ns if self.stopped else end_ns
+        if self.deadline_ns is not None:
+            end = min(end, self.deadline_ns)
+        due = math.ceil((end - self.start_ns) / self._interval_ns)
         if self.requests is not None:
             due = min(due, self.requests)
-        if self.deadline_ns is not None and last >= self.deadline_ns:
-            due = min(due, int((self.deadline_ns - self.start_ns - 1) / self._interval_ns) + 1)
         self.recorder.scheduled = max(due, self.taken)
         self.recorder.dropped = max(0, due - self.taken)
 
@@ -109,8 +122,13 @@ class Prepared:
     trace_configs: list[aiohttp.TraceConfig]
     own_sessions: bool  # one session (and cookie jar) per virtual user
 
-    async def close(self) -> None:
-        await self.connector.close()
+    async def close(self) -> str | None:
+        """Close the connector (the app's lifespan shutdown); what failed, if anything."""
+        try:
+            await self.connector.close()
+        except LifespanError as exc:
+            return f"the app's lifespan shutdown failed: {exc}"
+        return None
 
 
 async def prepare(options: BenchOptions) -> tuple[Prepared, RunInfo]:
@@ -224,7 +242,7 @@ async def _run_phase(prepared: Prepared, recorder: Recorder, requests: int | Non
     try:
         await asyncio.wait((users, stopper), return_when=asyncio.FIRST_COMPLETED)
         if not users.done():  # stopped: no new sends; those in flight may finish
-            schedule.stopped = True
+            schedule.stop()
             recorder.interrupted = True
             await asyncio.wait((users,), timeout=_STOP_GRACE)
     finally:
@@ -236,6 +254,15 @@ async def _run_phase(prepared: Prepared, recorder: Recorder, requests: int | Non
         recorder.duration = perf_counter() - started
         for session in sessions:
             await session.close()
+
+
+async def _drain(prepared: Prepared) -> None:
+    """Wait (a bounded time) for the app calls the load started to end."""
+    deadline = perf_counter() + _DRAIN_LIMIT
+    connector = prepared.connector
+    # The connector offers a count, not an event, of running app calls: poll it.
+    while connector.running_app_calls and perf_counter() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
 
 
 async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None, *,
@@ -251,6 +278,7 @@ async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None
         if warmup > 0 and not stop.is_set():
             state.phase = "warmup"
             await _run_phase(prepared, state.recorder, None, warmup, stop)
+            await _drain(prepared)
             state.recorder = Recorder()
         state.phase = "load"
         measured = state.recorder
@@ -258,6 +286,9 @@ async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None
             measured.interrupted = True
         else:
             await _run_phase(prepared, measured, requests, duration, stop)
+        # App calls still running after their responses (or a WebSocket close) may yet
+        # fail: their errors belong to this run's report.
+        await _drain(prepared)
         return measured
     finally:
         _CONNECTOR_LOGGER.removeFilter(logged)

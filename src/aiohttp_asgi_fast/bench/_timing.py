@@ -15,7 +15,7 @@ from typing import Final
 
 from .._types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ("AppTimes", "current_times", "timed_app")
+__all__ = ("APP_CALL_CODE", "AppTimes", "current_times", "timed_app")
 
 
 class AppTimes:
@@ -57,3 +57,7 @@ def timed_app(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, timed_send)
 
     return timed
+
+
+#: the code of the wrapper's frame: an exception whose traceback has it came from the app
+APP_CALL_CODE: Final = timed_app(None).__code__  # type: ignore[arg-type]

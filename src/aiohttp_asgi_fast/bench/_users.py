@@ -26,7 +26,7 @@ from ._appload import load_callable
 from ._errors import UsageError
 from ._options import BenchOptions
 from ._recorder import APP_EXCEPTION, CONNECTOR, SCENARIO, TIMEOUT, Recorder
-from ._timing import AppTimes, current_times
+from ._timing import APP_CALL_CODE, AppTimes, current_times
 
 if TYPE_CHECKING:
     from ._runner import Schedule
@@ -60,6 +60,16 @@ def origin(exc: BaseException) -> str:
     return f" at {short_path(last.filename)}:{last.lineno}"
 
 
+def raised_in_app(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of the app (its traceback passes through timed_app)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is APP_CALL_CODE:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def record_exception(recorder: Recorder, exc: BaseException, timeout: float | None,
                      kind: str | None = None) -> None:
     """Count one failed send under its kind and label."""
@@ -81,8 +91,9 @@ def record_exception(recorder: Recorder, exc: BaseException, timeout: float | No
     elif kind is None and isinstance(exc, aiohttp.ClientError | OSError):
         recorder.record_failure(CONNECTOR, type(exc).__name__, str(exc))
     else:  # with propagate_exceptions the app's own exception, raised as is
-        recorder.record_failure(kind or APP_EXCEPTION, f"{type(exc).__name__}{origin(exc)}",
-                                str(exc), exc)
+        if kind is None or raised_in_app(exc):
+            kind = APP_EXCEPTION
+        recorder.record_failure(kind, f"{type(exc).__name__}{origin(exc)}", str(exc), exc)
 
 
 def http_user(options: BenchOptions, picker: TargetPicker) -> User:

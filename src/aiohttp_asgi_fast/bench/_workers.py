@@ -42,6 +42,7 @@ class ModeRun:
     recorder: Recorder = field(default_factory=Recorder)
     workers: list[tuple[int, int, Recorder]] = field(default_factory=list)
     rounds: list[Recorder] = field(default_factory=list)
+    shutdown_errors: list[str] = field(default_factory=list)
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -83,6 +84,7 @@ async def _child(options: BenchOptions, conn: Connection, index: int, progress: 
         if stop_flag.is_set():
             stop.set()
 
+    closed = False
     try:
         first = True
         while True:
@@ -95,8 +97,11 @@ async def _child(options: BenchOptions, conn: Connection, index: int, progress: 
             )
             first = False
             conn.send(("done", recorder.to_wire()))
+        closed = True
+        conn.send(("closed", await prepared.close()))
     finally:
-        await prepared.close()
+        if not closed:
+            await prepared.close()
 
 
 class Worker:
@@ -203,6 +208,10 @@ def run_workers(options: BenchOptions, modes: list[str], progress: Any, stop: An
                 _add_sequential(runs[mode].recorder, merged)
         for worker in workers:
             runs[worker.mode].workers.append((worker.index, worker.pid, totals[worker.index]))
+            worker.conn.send(("quit", None))
+        for worker, error in zip(workers, _await_all(workers, "closed", on_wait), strict=True):
+            if error:
+                runs[worker.mode].shutdown_errors.append(f"worker {worker.index}: {error}")
         return [runs[mode] for mode in modes]
     finally:
         for worker in workers:
