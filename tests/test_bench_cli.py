@@ -168,6 +168,13 @@ def test_json_report_exact_counts_and_shape() -> None:
     assert len(result["histogram"]) == 10
     assert sum(bucket["count"] for bucket in result["histogram"]) == 300
     assert result["histogram"][-1]["upper_ms"] == pytest.approx(latency["max"], abs=0.002)
+    # The encoded histograms carry the same data, for merging reports elsewhere.
+    from hdrh.histogram import HdrHistogram
+
+    decoded = HdrHistogram.decode(result["hdr"]["latency"])
+    assert decoded.get_total_count() == 300
+    assert decoded.get_value_at_percentile(99.0) / 1000 == pytest.approx(latency["p99"], abs=1e-3)
+    assert HdrHistogram.decode(result["hdr"]["app_to_last_body_byte"]).get_total_count() == 300
 
 
 def test_text_report_shows_the_figures_of_the_json_report(tmp_path: Path) -> None:

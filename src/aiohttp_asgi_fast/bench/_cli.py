@@ -60,7 +60,7 @@ class _Ticks:
     def snapshot(self, phase: str, elapsed: float, requests: int, failed: int,
                  p99_ms: float | None) -> None:
         if phase != self._phase:
-            self._phase, self._last = phase, (elapsed, 0)
+            self._phase, self._last = phase, (0.0, 0)
         then, count = self._last
         rps = (requests - count) / (elapsed - then) if elapsed > then else 0.0
         self._last = (elapsed, requests)
@@ -90,12 +90,9 @@ def _run_inline(options: BenchOptions, ticks: _Ticks | None) -> list[Any]:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, on_sigint)
         prepared, info = await prepare(options)
-        last_tick = [0.0]
-
         def tick(recorder: Any, phase: str, elapsed: float) -> None:
-            if ticks is None or elapsed - last_tick[0] < 0.24:
+            if ticks is None:
                 return
-            last_tick[0] = elapsed
             count = recorder.latency.get_total_count()
             p99 = recorder.latency.get_value_at_percentile(99.0) / 1000 if count else None
             ticks.snapshot(phase, elapsed, recorder.ok + recorder.failed, recorder.failed, p99)

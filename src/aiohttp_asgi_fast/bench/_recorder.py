@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ("ErrorGroup", "Recorder", "StepStats", "new_histogram")
+__all__ = ("ErrorGroup", "Recorder", "StepStats", "encode", "new_histogram")
 
 # 1 us .. 1 hour, 3 significant figures (HdrHistogram's usual choice).
 _LOWEST: Final = 1
@@ -180,7 +180,7 @@ class Recorder:
         """A picklable/JSON-able form, for carrying a worker's recorder to the parent."""
         return {
             "histograms": {
-                name: _encode(getattr(self, name))
+                name: encode(getattr(self, name))
                 for name in ("latency", "service", "app_head", "app_body", "loop_lag")
             },
             "counts": {
@@ -195,7 +195,7 @@ class Recorder:
                     "count": s.count,
                     "failed": s.failed,
                     "statuses": dict(s.statuses),
-                    "latency": _encode(s.latency),
+                    "latency": encode(s.latency),
                 }
                 for name, s in self.steps.items()
             },
@@ -221,8 +221,8 @@ class Recorder:
         return recorder
 
 
-def _encode(histogram: HdrHistogram) -> str | None:
-    # hdrh cannot encode an empty histogram; None stands for one.
+def encode(histogram: HdrHistogram) -> str | None:
+    """HdrHistogram's compressed base64 form; None for an empty one (hdrh cannot)."""
     if histogram.get_total_count() == 0:
         return None
     encoded = histogram.encode()

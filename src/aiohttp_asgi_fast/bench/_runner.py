@@ -196,6 +196,11 @@ class _Progress:
     def __init__(self) -> None:
         self.recorder = Recorder()
         self.phase = "load"
+        self.started = perf_counter()
+
+    def begin(self, phase: str) -> None:
+        self.phase = phase
+        self.started = perf_counter()
 
 
 async def _sample_loop_lag(state: _Progress) -> None:
@@ -208,10 +213,10 @@ async def _sample_loop_lag(state: _Progress) -> None:
 
 
 async def _tick(on_tick: Tick, state: _Progress) -> None:
-    started = perf_counter()
+    """Every _TICK: the recorder, the phase and the seconds since the phase began."""
     while True:
         await asyncio.sleep(_TICK)
-        on_tick(state.recorder, state.phase, perf_counter() - started)
+        on_tick(state.recorder, state.phase, perf_counter() - state.started)
 
 
 async def _run_phase(prepared: Prepared, recorder: Recorder, requests: int | None,
@@ -276,11 +281,11 @@ async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None
         helpers.append(asyncio.ensure_future(_tick(on_tick, state)))
     try:
         if warmup > 0 and not stop.is_set():
-            state.phase = "warmup"
+            state.begin("warmup")
             await _run_phase(prepared, state.recorder, None, warmup, stop)
             await _drain(prepared)
             state.recorder = Recorder()
-        state.phase = "load"
+        state.begin("load")
         measured = state.recorder
         if stop.is_set():
             measured.interrupted = True

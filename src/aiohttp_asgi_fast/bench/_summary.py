@@ -12,7 +12,16 @@ from typing import Any, Final
 
 from hdrh.histogram import HdrHistogram
 
-from ._recorder import APP_EXCEPTION, CONNECTOR, LOGGED, SCENARIO, STATUS, TIMEOUT, Recorder
+from ._recorder import (
+    APP_EXCEPTION,
+    CONNECTOR,
+    LOGGED,
+    SCENARIO,
+    STATUS,
+    TIMEOUT,
+    Recorder,
+    encode,
+)
 
 __all__ = ("distribution", "histogram_buckets", "summarize")
 
@@ -138,6 +147,12 @@ def summarize(
             "to_last_body_byte": distribution(recorder.app_body),
         },
         "histogram": histogram_buckets(recorder.latency),
+        "hdr": {
+            "latency": encode(recorder.latency),
+            "service_time": encode(recorder.service if rate else recorder.latency),
+            "app_to_response_start": encode(recorder.app_head),
+            "app_to_last_body_byte": encode(recorder.app_body),
+        },
         "status_codes": {str(k): v for k, v in sorted(recorder.statuses.items())},
         "errors": [
             {
