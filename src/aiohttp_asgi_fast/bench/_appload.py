@@ -17,7 +17,8 @@ import sys
 import traceback
 from typing import Any
 
-from ._errors import UsageError
+from .._interface import _takes
+from ._errors import UsageError, origin
 
 __all__ = ("load_app", "load_callable")
 
@@ -30,11 +31,8 @@ def _split(spec: str, what: str) -> tuple[str, str]:
 
 
 def _where(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return ""
-    last = frames[-1]
-    return f" (at {last.filename}:{last.lineno})"
+    where = origin(exc)  # " at file:line"
+    return f" ({where.strip()})" if where else ""
 
 
 def _import(module_name: str, app_dir: str, debug: bool) -> Any:
@@ -86,14 +84,6 @@ def load_callable(spec: str, app_dir: str, what: str, debug: bool = False) -> An
     return obj
 
 
-def _binds(signature: inspect.Signature, count: int) -> bool:
-    try:
-        signature.bind(*range(count))
-    except TypeError:
-        return False
-    return True
-
-
 def _check_asgi(app: Any, spec: str) -> None:
     if not callable(app):
         raise UsageError(
@@ -105,14 +95,14 @@ def _check_asgi(app: Any, spec: str) -> None:
         signature = inspect.signature(target)
     except (TypeError, ValueError):
         return  # no signature to read (a builtin): let the connector try it
-    if _binds(signature, 3) or _binds(signature, 1):
+    if _takes(signature, 3) or _takes(signature, 1):
         return
-    if _binds(signature, 2):
+    if _takes(signature, 2):
         raise UsageError(
             f"{spec} takes 2 arguments {tuple(signature.parameters)}: it looks like a WSGI app, "
             "not an ASGI app; wrap it in an ASGI adapter (e.g. a2wsgi's WSGIMiddleware)"
         )
-    if _binds(signature, 0):
+    if _takes(signature, 0):
         raise UsageError(f"{spec} takes no arguments: if it is an app factory, add --factory")
     raise UsageError(f"{spec} is not an ASGI app: its signature is {signature}, expected "
                      "(scope, receive, send)")

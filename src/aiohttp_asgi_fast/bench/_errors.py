@@ -1,10 +1,16 @@
-"""The bench command's exit codes and the error that ends it with code 2."""
+"""The bench command's exit codes, the error that ends it with code 2, and where an
+exception was raised (for one-line messages)."""
 
 from __future__ import annotations
 
+import os
+import traceback
 from typing import Final
 
-__all__ = ("EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError")
+__all__ = (
+    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "origin",
+    "short_path",
+)
 
 EXIT_OK: Final = 0
 #: some requests failed, or a --fail-on gate was breached
@@ -17,3 +23,24 @@ EXIT_INTERRUPTED: Final = 130
 
 class UsageError(Exception):
     """Something wrong with the command or the app: one line, exit code 2."""
+
+
+def short_path(filename: str) -> str:
+    """A source file as the user knows it: relative to the current directory when inside
+    it, else its last two path parts (``pkg/module.py``)."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive (Windows)
+        relative = filename
+    if not relative.startswith(".."):
+        return relative
+    return os.path.join(*filename.replace("\\", "/").split("/")[-2:])
+
+
+def origin(exc: BaseException) -> str:
+    """`` at file:line`` of the innermost frame of ``exc``'s traceback, or ""."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" at {short_path(last.filename)}:{last.lineno}"

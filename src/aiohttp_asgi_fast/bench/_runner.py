@@ -28,15 +28,17 @@ from .._interface import as_asgi3
 from ..connector import ASGIApplicationConnector
 from ..exceptions import LifespanError
 from ._appload import load_app
-from ._errors import UsageError
+from ._errors import UsageError, origin
 from ._options import BenchOptions
 from ._recorder import Recorder
 from ._targets import TargetPicker, build_targets
 from ._timing import timed_app
-from ._users import User, http_user, make_scenario_user, origin, websocket_user
+from ._users import User, http_user, make_scenario_user, websocket_user
 
 __all__ = ("Prepared", "RunInfo", "Schedule", "prepare", "run_load")
 
+# An open-model send that leaves this long after its scheduled time counts as late.
+LATE_NS: Final = 1_000_000
 # Loop lag is sampled by a timer this often.
 _LAG_INTERVAL: Final = 0.01
 # On Ctrl-C, requests in flight get this long to finish before they are cancelled.
@@ -85,6 +87,20 @@ class Schedule:
             due = now
         self.taken += 1
         return due
+
+    async def next_send(self) -> tuple[int, int] | None:
+        """A virtual user's next turn: (due, sent) in perf_counter_ns, after waiting for
+        the due time (open model); None when the phase is over. Counts late sends."""
+        due = self.take()
+        if due is None:
+            return None
+        now = perf_counter_ns()
+        if due > now:
+            await asyncio.sleep((due - now) / 1e9)
+            now = perf_counter_ns()
+        elif self.rate and now - due > LATE_NS:
+            self.recorder.late += 1
+        return due, now
 
     def stop(self) -> None:
         """Ctrl-C: no more sends; the open model counts what was due until now."""

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
-import traceback
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from ..exceptions import ASGIAppError
 from . import step_name as _step_name
 from ._appload import load_callable
-from ._errors import UsageError
+from ._errors import UsageError, origin
 from ._options import BenchOptions
 from ._recorder import APP_EXCEPTION, CONNECTOR, SCENARIO, TIMEOUT, Recorder
 from ._timing import APP_CALL_CODE, AppTimes, current_times
@@ -32,33 +30,9 @@ if TYPE_CHECKING:
     from ._runner import Schedule
     from ._targets import TargetPicker
 
-__all__ = ("User", "http_user", "make_scenario_user", "origin", "record_exception",
-           "websocket_user")
+__all__ = ("User", "http_user", "make_scenario_user", "record_exception", "websocket_user")
 
 User = Callable[["Schedule", aiohttp.ClientSession], Awaitable[None]]
-
-# An open-model send that leaves this long after its scheduled time counts as late.
-LATE_NS: Final = 1_000_000
-
-def short_path(filename: str) -> str:
-    """A source file as the user knows it: relative to the current directory when inside
-    it, else its last two path parts (``pkg/module.py``)."""
-    try:
-        relative = os.path.relpath(filename)
-    except ValueError:  # another drive (Windows)
-        relative = filename
-    if not relative.startswith(".."):
-        return relative
-    return os.path.join(*filename.replace("\\", "/").split("/")[-2:])
-
-
-def origin(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return ""
-    last = frames[-1]
-    return f" at {short_path(last.filename)}:{last.lineno}"
-
 
 def raised_in_app(exc: BaseException) -> bool:
     """Whether ``exc`` came out of the app (its traceback passes through timed_app)."""
@@ -104,15 +78,10 @@ def http_user(options: BenchOptions, picker: TargetPicker) -> User:
     async def user(schedule: Schedule, session: aiohttp.ClientSession) -> None:
         request = session.request
         while True:
-            due = schedule.take()
-            if due is None:
+            turn = await schedule.next_send()
+            if turn is None:
                 return
-            now = perf_counter_ns()
-            if due > now:
-                await asyncio.sleep((due - now) / 1e9)
-                now = perf_counter_ns()
-            elif now - due > LATE_NS and schedule.rate:
-                schedule.recorder.late += 1
+            due, now = turn
             target = picker.next()
             times = AppTimes()
             current_times.set(times)
@@ -150,15 +119,10 @@ def websocket_user(options: BenchOptions, path: str) -> User:
         ws: Any = None  # aiohttp.ClientWebSocketResponse (its generic differs by version)
         try:
             while True:
-                due = schedule.take()
-                if due is None:
+                turn = await schedule.next_send()
+                if turn is None:
                     return
-                now = perf_counter_ns()
-                if due > now:
-                    await asyncio.sleep((due - now) / 1e9)
-                    now = perf_counter_ns()
-                elif now - due > LATE_NS and schedule.rate:
-                    schedule.recorder.late += 1
+                due, now = turn
                 recorder = schedule.recorder
                 try:
                     if ws is None or ws.closed:
@@ -240,15 +204,10 @@ def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig
     async def user(schedule: Schedule, session: aiohttp.ClientSession) -> None:
         current[:] = [schedule.recorder]
         while True:
-            due = schedule.take()
-            if due is None:
+            turn = await schedule.next_send()
+            if turn is None:
                 return
-            now = perf_counter_ns()
-            if due > now:
-                await asyncio.sleep((due - now) / 1e9)
-                now = perf_counter_ns()
-            elif now - due > LATE_NS and schedule.rate:
-                schedule.recorder.late += 1
+            due, now = turn
             try:
                 await scenario(session)
             except Exception as exc:
