@@ -307,7 +307,7 @@ USAGE_ERRORS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("bad-fail-on", ["--fail-on", "p99<<1ms"], ("--fail-on 'p99<<1ms': unknown comparison '<<'",)),
     ("n-and-z", ["-n", "5", "-z", "1s"], ("give -n/--requests or -z/--duration, not both",)),
     ("path-without-slash", ["bench_shapes:app", "nopath"],
-     ("PATH must start with '/', got 'nopath'",)),
+     ("PATH must start with a single '/' and have no spaces, got 'nopath'",)),
     ("both-fewer-requests-than-rounds", ["--mode", "both", "-n", "2", "--rounds", "3"],
      ("--mode both needs at least one request per round",)),
     ("bad-json-body", ["--json-body", "{not json"], ("--json-body is not valid JSON",)),

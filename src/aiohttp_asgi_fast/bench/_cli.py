@@ -19,7 +19,7 @@ from time import perf_counter
 from typing import Any
 
 from .. import IMPLEMENTATION, __version__
-from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunFailed, UsageError
 from ._options import BenchOptions, build_parser, options_from_args
 
 __all__ = ("main",)
@@ -119,6 +119,8 @@ def _run_processes(options: BenchOptions, ticks: _Ticks | None) -> list[Any]:
     count = options.workers * len(modes)
     context = multiprocessing.get_context("spawn")
     progress = context.Array("d", _SLOTS * count, lock=False)
+    for slot in range(count):
+        progress[slot * _SLOTS + 2] = -1  # no p99 yet
     stop = context.Event()
     started = perf_counter()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -128,7 +130,8 @@ def _run_processes(options: BenchOptions, ticks: _Ticks | None) -> list[Any]:
             return
         slots = [progress[i * _SLOTS:(i + 1) * _SLOTS] for i in range(count)]
         p99s = [s[2] for s in slots if s[2] >= 0]
-        phase = "load" if any(s[3] for s in slots) else "warmup"
+        warming = options.warmup > 0 and not any(s[3] for s in slots)
+        phase = "warmup" if warming else "load"
         ticks.snapshot(phase, perf_counter() - started, int(sum(s[0] for s in slots)),
                        int(sum(s[1] for s in slots)), max(p99s) if p99s else None)
 
@@ -142,7 +145,7 @@ def _run_processes(options: BenchOptions, ticks: _Ticks | None) -> list[Any]:
     return runs
 
 
-def _bench(options: BenchOptions) -> int:
+def _bench(options: BenchOptions, prog: str) -> int:
     from rich.console import Console
 
     from ._gates import evaluate, parse_gate
@@ -198,7 +201,7 @@ def _bench(options: BenchOptions) -> int:
             except OSError as exc:
                 raise UsageError(f"--json: cannot write {options.json_path!r}: {exc}") from None
     for error in shutdown_errors:
-        print(f"aiohttp-asgi-fast bench: error: {error}", file=sys.stderr)
+        print(f"{prog} bench: error: {error}", file=sys.stderr)
     return code
 
 
@@ -210,10 +213,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "aiohttp-asgi-fast") -> 
         current = "compiled" if IMPLEMENTATION == "cython" else "pure"
         options = options_from_args(args, current)
         _check_mode(options, current)
-        return _bench(options)
+        return _bench(options, prog)
     except UsageError as exc:
         print(f"{prog} bench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RunFailed as exc:
+        print(f"{prog} bench: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{prog} bench: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

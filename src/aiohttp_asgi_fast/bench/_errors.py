@@ -8,7 +8,8 @@ import traceback
 from typing import Final
 
 __all__ = (
-    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "origin",
+    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "RunFailed", "UsageError",
+    "origin",
     "short_path",
 )
 
@@ -23,6 +24,10 @@ EXIT_INTERRUPTED: Final = 130
 
 class UsageError(Exception):
     """Something wrong with the command or the app: one line, exit code 2."""
+
+
+class RunFailed(Exception):
+    """The load could not finish (a worker process failed): one line, exit code 1."""
 
 
 def short_path(filename: str) -> str:

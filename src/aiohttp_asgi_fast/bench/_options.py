@@ -21,6 +21,10 @@ __all__ = ("DEMO_APP", "BenchOptions", "build_parser", "options_from_args", "par
 DEMO_APP: Final = "aiohttp_asgi_fast.demo:app"
 DEFAULT_REQUESTS: Final = 10_000
 
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_MIN_RATE: Final = 0.001
+_MAX_RATE: Final = 10_000_000.0
+_MAX_MESSAGE: Final = 64 * 1024 * 1024
 _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
 _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -88,13 +92,27 @@ def _positive_int(option: str) -> Callable[[str], int]:
     return convert
 
 
-def _positive_float(text: str) -> float:
+def _bounded_int(most: int) -> Callable[[str], int]:
+    at_least_one = _positive_int("size")
+
+    def convert(text: str) -> int:
+        value = at_least_one(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most:,}, got {value:,}")
+        return value
+
+    return convert
+
+
+def _rate(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    if not _MIN_RATE <= value <= _MAX_RATE:
+        raise argparse.ArgumentTypeError(
+            f"must be between {_MIN_RATE:g} and {_MAX_RATE:,.0f} requests per second, "
+            f"got {text!r}")
     return value
 
 
@@ -122,7 +140,7 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     g.add_argument("-c", "--concurrency", type=_positive_int("concurrency"), default=10,
                    help="virtual users: requests in flight at most (default 10; the total "
                         "across --workers)")
-    g.add_argument("--rate", type=_positive_float, default=None, metavar="R",
+    g.add_argument("--rate", type=_rate, default=None, metavar="R",
                    help="open model: start R requests per second on a fixed schedule; latency "
                         "counts from each scheduled time (no coordinated omission)")
     g.add_argument("--warmup", default="0", metavar="TIME",
@@ -135,7 +153,7 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     g.add_argument("--mode", choices=("compiled", "pure", "both"), default=None,
                    help="the connector's hot path; both: alternating rounds of each, with "
                         "their ratio (default: the one this install loads)")
-    g.add_argument("--rounds", type=_positive_int("rounds"), default=3,
+    g.add_argument("--rounds", type=_positive_int("rounds"), default=None,
                    help="rounds per mode with --mode both (default 3)")
     g.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     g = bench.add_argument_group("request")
@@ -156,7 +174,7 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     g.add_argument("--ws", action="store_true",
                    help="WebSocket round trips on PATH: each virtual user holds one "
                         "connection and sends a message, then awaits the echo")
-    g.add_argument("--message-size", type=_positive_int("message-size"), default=32,
+    g.add_argument("--message-size", type=_bounded_int(_MAX_MESSAGE), default=None,
                    metavar="BYTES", help="WebSocket message size (default 32)")
     g.add_argument("--scenario", default=None, metavar="MODULE:FUNCTION",
                    help="async def scenario(session) run by each virtual user per iteration; "
@@ -184,15 +202,28 @@ def _read_text_or_file(value: str, option: str) -> bytes:
     return value.encode()
 
 
+def check_header(name: str, value: str, where: str) -> None:
+    """A field name must be a token (RFC 9110 §5.1), a value free of CR, LF and NUL (§5.5)."""
+    if not _TOKEN.fullmatch(name):
+        raise UsageError(f"{where}: the header name must be a token (RFC 9110 §5.1), got {name!r}")
+    if any(ch in value for ch in "\r\n\x00"):
+        raise UsageError(f"{where}: the value of {name} may not contain CR, LF or NUL")
+
+
+def check_path(path: str, where: str) -> None:
+    """An origin-form request target (RFC 9112 §3.2.1): '/', and not '//' (a host)."""
+    if not path.startswith("/") or path.startswith("//") or any(c.isspace() for c in path):
+        hint = " (a module:attribute APP must come first)" if ":" in path else ""
+        raise UsageError(f"{where} must start with a single '/' and have no spaces, "
+                         f"got {path!r}{hint}")
+
+
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
-    name = name.strip()
-    if not sep or not name or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
-        raise UsageError(f"-H: expected 'Name: value' with a token name (RFC 9110 §5.1), "
-                         f"got {text!r}")
-    value = value.strip()
-    if any(ch in value for ch in "\r\n\x00"):
-        raise UsageError(f"-H {name}: the value may not contain CR, LF or NUL")
+    if not sep:
+        raise UsageError(f"-H: expected 'Name: value', got {text!r}")
+    name, value = name.strip(), value.strip()
+    check_header(name, value, "-H")
     return name, value
 
 
@@ -223,6 +254,34 @@ def _check_writable(path: str) -> None:
         raise UsageError(f"--json: {path!r} is not writable")
 
 
+def _check_combinations(args: argparse.Namespace, paths_given: bool) -> None:
+    """Options that the chosen kind of load would ignore are errors, not silence."""
+    exclusive = [name for name, on in (("--ws", args.ws), ("--scenario", args.scenario),
+                                       ("--targets", args.targets)) if on]
+    if len(exclusive) > 1:
+        raise UsageError(f"{' and '.join(exclusive)} cannot be combined")
+    request_shape = [name for name, given in (("-m/--method", args.method),
+                                              ("-d/--data", args.data is not None),
+                                              ("--json-body", args.json_body is not None)) if given]
+    if args.scenario and (paths_given or request_shape):
+        unused = ", ".join((["PATH"] if paths_given else []) + request_shape)
+        raise UsageError(f"--scenario makes its own requests: {unused} would not be used "
+                         "(-H headers are sent with every request of the scenario)")
+    if args.targets and (paths_given or request_shape):
+        unused = ", ".join((["PATH"] if paths_given else []) + request_shape)
+        raise UsageError(f"--targets gives each request's method, path and body: {unused} "
+                         "would not be used (-H headers are added to every target)")
+    path_count = len(args.paths) + (1 if args.app and args.app.startswith("/") else 0)
+    if args.ws and (path_count > 1 or request_shape):
+        raise UsageError("--ws takes one PATH and sends --message-size messages: "
+                         + ", ".join((["a second PATH"] if path_count > 1 else [])
+                                     + request_shape) + " would not be used")
+    if args.rounds is not None and args.mode != "both":
+        raise UsageError("--rounds applies to --mode both only")
+    if args.message_size is not None and not args.ws:
+        raise UsageError("--message-size applies to --ws only")
+
+
 def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptions:
     """Check the parsed arguments together and build the options."""
     app = args.app or DEMO_APP
@@ -231,9 +290,8 @@ def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptio
         app, paths = DEMO_APP, (app, *paths)
     paths = paths or ("/",)
     for path in paths:
-        if not path.startswith("/"):
-            hint = " (a module:attribute APP must come first)" if ":" in path else ""
-            raise UsageError(f"PATH must start with '/', got {path!r}{hint}")
+        check_path(path, "PATH")
+    _check_combinations(args, paths_given=bool(args.paths) or app != (args.app or DEMO_APP))
     duration = parse_duration(args.duration, "-z/--duration") if args.duration else None
     if duration is not None and duration <= 0:
         raise UsageError("-z/--duration must be more than 0")
@@ -254,12 +312,8 @@ def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptio
         body = _read_text_or_file(args.data, "-d/--data")
     headers = tuple(_header(h) for h in args.header)
     method = (args.method or ("POST" if body is not None else "GET")).upper()
-    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", method):
+    if not _TOKEN.fullmatch(method):
         raise UsageError(f"-m/--method must be an RFC 9110 token, got {args.method!r}")
-    exclusive = [name for name, on in (("--ws", args.ws), ("--scenario", args.scenario),
-                                       ("--targets", args.targets)) if on]
-    if len(exclusive) > 1:
-        raise UsageError(f"{' and '.join(exclusive)} cannot be combined")
     if args.scenario and ":" not in args.scenario:
         raise UsageError(f"--scenario must look like module:function, got {args.scenario!r}")
     mode = args.mode or current_mode
@@ -268,10 +322,10 @@ def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptio
                          f"cannot give each of --workers {args.workers} a virtual user")
     if args.json_path and args.json_path != "-":
         _check_writable(args.json_path)
-    if mode == "both" and args.rate is None and duration is None and requests is not None \
-            and requests < args.rounds:
+    rounds = args.rounds or 3
+    if mode == "both" and requests is not None and requests < rounds:
         raise UsageError(f"--mode both needs at least one request per round "
-                         f"(-n {requests} < --rounds {args.rounds})")
+                         f"(-n {requests} < --rounds {rounds})")
     return BenchOptions(
         app=app,
         paths=paths,
@@ -292,10 +346,10 @@ def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptio
         order=args.order,
         expect_status=_statuses(args.expect_status) if args.expect_status else frozenset(),
         websocket=args.ws,
-        message_size=args.message_size,
+        message_size=args.message_size or 32,
         scenario=args.scenario,
         mode=mode,
-        rounds=args.rounds,
+        rounds=rounds,
         workers=args.workers,
         loop=args.loop,
         quiet=args.quiet,

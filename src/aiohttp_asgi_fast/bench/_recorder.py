@@ -32,6 +32,13 @@ SCENARIO: Final = "scenario"
 #: the connector logged an app exception the client could not see (after the response
 #: or the WebSocket close): not a failed request, but the app failed
 LOGGED: Final = "logged"
+#: sent, and still without a response when Ctrl-C's grace ran out
+INTERRUPTED: Final = "interrupted"
+
+
+#: the most step rows a scenario gets; later names are counted under OTHER_STEPS
+MAX_STEPS: Final = 50
+OTHER_STEPS: Final = "(other requests: more than 50 step names; name them with step())"
 
 
 def new_histogram() -> HdrHistogram:
@@ -139,6 +146,10 @@ class Recorder:
         self.record_failure(STATUS, f"status {status}")
 
     def step(self, name: str) -> StepStats:
+        """The step's figures; past MAX_STEPS names (a scenario fetching /items/{id}
+        without naming its step) requests share one row, so memory stays bounded."""
+        if name not in self.steps and len(self.steps) >= MAX_STEPS:
+            name = OTHER_STEPS
         stats = self.steps.get(name)
         if stats is None:
             stats = self.steps[name] = StepStats()

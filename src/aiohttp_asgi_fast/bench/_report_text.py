@@ -26,7 +26,8 @@ _APP_TIME_NOTE: Final = (
     "client, the connector and waiting for the event loop, which is shared with the other "
     "requests in flight."
 )
-_KINDS: Final = {"app_exception": "app exception", "logged": "logged by the connector"}
+_KINDS: Final = {"app_exception": "app exception", "logged": "logged by the connector",
+                 "interrupted": "interrupted"}
 _BAR_WIDTH: Final = 40  # at most, in cells
 _TRACEBACK_LINES: Final = 40  # the last lines of a traceback are shown
 _LATENCY_METRIC: Final = re.compile(r"(^|[._])(p\d+([._]\d+)?|mean|min|max|stdev)$")

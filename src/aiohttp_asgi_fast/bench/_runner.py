@@ -30,7 +30,7 @@ from ..exceptions import LifespanError
 from ._appload import load_app
 from ._errors import UsageError, origin
 from ._options import BenchOptions
-from ._recorder import Recorder
+from ._recorder import INTERRUPTED, Recorder
 from ._targets import TargetPicker, build_targets
 from ._timing import timed_app
 from ._users import User, http_user, make_scenario_user, websocket_user
@@ -45,7 +45,7 @@ _LAG_INTERVAL: Final = 0.01
 _STOP_GRACE: Final = 1.0
 _CONNECTOR_LOGGER: Final = logging.getLogger("aiohttp_asgi_fast")
 # How long a phase's end waits for app calls still running after their response.
-_DRAIN_LIMIT: Final = 5.0
+_DRAIN_LIMIT: Final = 1.0
 # How often on_tick hears about the run at most.
 _TICK: Final = 0.25
 
@@ -53,9 +53,11 @@ Tick = Callable[[Recorder, str, float], None]
 
 
 class Schedule:
-    """Hands the next send to a free virtual user, or None when the phase is over.
+    """Hands each virtual user its next send, or None when the phase is over.
 
-    Returns the time (perf_counter_ns) the send is due: now in the closed model.
+    ``taken`` turns were handed out, ``sent`` of them went out (a user waiting for its
+    due time when the phase ends never sends), ``last_ns`` is when a user last came back
+    for a turn: its previous request was then complete.
     """
 
     def __init__(self, requests: int | None, duration: float | None, rate: float | None,
@@ -64,21 +66,21 @@ class Schedule:
         self.rate = rate
         self.recorder = recorder
         self.taken = 0
+        self.sent = 0
         self.stopped = False
-        self.start_ns = perf_counter_ns()
+        self.start_ns = self.last_ns = perf_counter_ns()
         self.deadline_ns = (
             self.start_ns + int(duration * 1e9) if duration is not None else None
         )
         self._interval_ns = 1e9 / rate if rate else 0.0
-        self._stopped_ns = 0
+        self.stopped_ns = 0
 
-    def take(self) -> int | None:
+    def _take(self, now: int) -> int | None:
         if self.stopped or (self.requests is not None and self.taken >= self.requests):
             return None
-        now = perf_counter_ns()
         deadline = self.deadline_ns
         if deadline is not None and now >= deadline:
-            return None  # late sends still waiting at the deadline are never made
+            return None  # sends still waiting at the deadline are never made
         if self.rate:
             due = self.start_ns + int(self.taken * self._interval_ns)
             if deadline is not None and due >= deadline:
@@ -91,34 +93,37 @@ class Schedule:
     async def next_send(self) -> tuple[int, int] | None:
         """A virtual user's next turn: (due, sent) in perf_counter_ns, after waiting for
         the due time (open model); None when the phase is over. Counts late sends."""
-        due = self.take()
+        now = self.last_ns = perf_counter_ns()
+        due = self._take(now)
         if due is None:
             return None
-        now = perf_counter_ns()
         if due > now:
             await asyncio.sleep((due - now) / 1e9)
+            if self.stopped:
+                return None
             now = perf_counter_ns()
-        elif self.rate and now - due > LATE_NS:
+        if self.rate and now - due > LATE_NS:
             self.recorder.late += 1
+        self.sent += 1
         return due, now
 
     def stop(self) -> None:
         """Ctrl-C: no more sends; the open model counts what was due until now."""
         self.stopped = True
-        self._stopped_ns = perf_counter_ns()
+        self.stopped_ns = perf_counter_ns()
 
     def close(self, end_ns: int) -> None:
         """Count the open model's sends that fell due before the end but were never made."""
         if not self.rate:
             return
-        end = self._stopped_ns if self.stopped else end_ns
+        end = self.stopped_ns if self.stopped else end_ns
         if self.deadline_ns is not None:
             end = min(end, self.deadline_ns)
         due = math.ceil((end - self.start_ns) / self._interval_ns)
         if self.requests is not None:
             due = min(due, self.requests)
-        self.recorder.scheduled = max(due, self.taken)
-        self.recorder.dropped = max(0, due - self.taken)
+        self.recorder.scheduled = max(due, self.sent)
+        self.recorder.dropped = max(0, due - self.sent)
 
 
 @dataclass
@@ -177,7 +182,11 @@ async def prepare(options: BenchOptions) -> tuple[Prepared, RunInfo]:
             await connector.startup()
         except LifespanError as exc:
             await connector.close()
-            raise UsageError(f"the app's lifespan startup failed: {exc}") from None
+            cause = exc.__cause__
+            if options.debug and cause is not None:
+                traceback.print_exception(type(cause), cause, cause.__traceback__)
+            where = f" ({origin(cause).strip()})" if cause is not None and origin(cause) else ""
+            raise UsageError(f"the app's lifespan startup failed: {exc}{where}") from None
         lifespan_ran = connector.state is not None
         if options.lifespan == "on" and not lifespan_ran:
             await connector.close()
@@ -250,29 +259,40 @@ async def _run_phase(prepared: Prepared, recorder: Recorder, requests: int | Non
             # Plain load keeps no cookies (as wrk); a scenario's user keeps its own.
             cookie_jar=None if prepared.own_sessions else aiohttp.DummyCookieJar(),
             trace_configs=prepared.trace_configs or None,
+            # A scenario's requests carry the -H headers (plain loads set them per target).
+            headers=options.headers if prepared.own_sessions else None,
         )
         sessions.append(session)
         return session
 
     shared = None if prepared.own_sessions else new_session()
-    started = perf_counter()
     users = asyncio.gather(*(
         prepared.user(schedule, shared or new_session()) for _ in range(options.concurrency)
     ))
     stopper = asyncio.ensure_future(stop.wait())
+    end_ns = 0
     try:
         await asyncio.wait((users, stopper), return_when=asyncio.FIRST_COMPLETED)
         if not users.done():  # stopped: no new sends; those in flight may finish
             schedule.stop()
             recorder.interrupted = True
             await asyncio.wait((users,), timeout=_STOP_GRACE)
+            # The run ended at the stop, or at the last response that came after it.
+            end_ns = max(schedule.last_ns, schedule.stopped_ns)
     finally:
         stopper.cancel()
         users.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await users
-        schedule.close(perf_counter_ns())
-        recorder.duration = perf_counter() - started
+        end_ns = end_ns or perf_counter_ns()
+        schedule.close(end_ns)
+        recorder.duration = (end_ns - schedule.start_ns) / 1e9
+        # Sent but never answered: in flight when the stop's grace ran out.
+        unanswered = schedule.sent - (recorder.ok + recorder.failed)
+        if schedule.stopped and unanswered > 0:
+            for _ in range(unanswered):
+                recorder.record_failure(INTERRUPTED, "in flight at the stop",
+                                        f"no response within {_STOP_GRACE:g} s of Ctrl-C")
         for session in sessions:
             await session.close()
 
@@ -299,7 +319,8 @@ async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None
         if warmup > 0 and not stop.is_set():
             state.begin("warmup")
             await _run_phase(prepared, state.recorder, None, warmup, stop)
-            await _drain(prepared)
+            if not stop.is_set():
+                await _drain(prepared)
             state.recorder = Recorder()
         state.begin("load")
         measured = state.recorder
@@ -307,9 +328,10 @@ async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None
             measured.interrupted = True
         else:
             await _run_phase(prepared, measured, requests, duration, stop)
-        # App calls still running after their responses (or a WebSocket close) may yet
-        # fail: their errors belong to this run's report.
-        await _drain(prepared)
+        if not stop.is_set():
+            # App calls still running after their responses (or a WebSocket close) may
+            # yet fail: their errors belong to this run's report.
+            await _drain(prepared)
         return measured
     finally:
         _CONNECTOR_LOGGER.removeFilter(logged)

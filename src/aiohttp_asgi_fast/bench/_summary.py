@@ -15,6 +15,7 @@ from hdrh.histogram import HdrHistogram
 from ._recorder import (
     APP_EXCEPTION,
     CONNECTOR,
+    INTERRUPTED,
     LOGGED,
     SCENARIO,
     STATUS,
@@ -28,9 +29,9 @@ __all__ = ("distribution", "histogram_buckets", "summarize")
 _PERCENTILES: Final = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0),
                        ("p99_9", 99.9))
 _KIND_ORDER: Final = {STATUS: 0, APP_EXCEPTION: 1, TIMEOUT: 2, CONNECTOR: 3, SCENARIO: 4,
-                      LOGGED: 5}
-# Open model: a rate reached below this share of the target is reported as missed.
-RATE_REACHED: Final = 0.95
+                      INTERRUPTED: 5, LOGGED: 6}
+# Open model: late or never-made sends above this share of the scheduled ones are reported.
+_SHARE: Final = 0.01
 # Loop lag (timer overshoot) above these says something held the event loop.
 _LAG_P99_MS: Final = 10.0
 _LAG_MAX_MS: Final = 100.0
@@ -185,18 +186,19 @@ def summarize(
 def _warnings(recorder: Recorder, rate: float | None) -> list[str]:
     """Say when the figures measure the load generator rather than the app."""
     notes = []
-    if rate and recorder.duration > 0:
-        reached = (recorder.ok + recorder.failed) / recorder.duration
-        if reached < RATE_REACHED * rate:
+    scheduled = recorder.scheduled
+    if rate and scheduled:
+        if recorder.dropped > _SHARE * scheduled:
             notes.append(
-                f"the scheduled rate was not reached: {reached:,.0f} of {rate:,.0f} req/s; "
-                "the app (or this process: client and app share one event loop) could not "
-                "keep up; latency counts from each request's scheduled time"
+                f"the scheduled rate was not reached: {recorder.dropped:,} of {scheduled:,} "
+                "sends fell due but were never made (all virtual users were busy: raise -c, "
+                "or the app and this process cannot keep up)"
             )
-        if recorder.late or recorder.dropped:
+        if recorder.late > _SHARE * scheduled:
             notes.append(
-                f"{recorder.late:,} sends left late and {recorder.dropped:,} were never made: "
-                "all virtual users were busy (raise -c) or the event loop was held"
+                f"{recorder.late:,} of {scheduled:,} sends left more than 1 ms after their "
+                "scheduled time: every virtual user was busy or the event loop was held; "
+                "latency counts from each scheduled time, so those waits are in it"
             )
     lag = recorder.loop_lag
     if lag.get_total_count():

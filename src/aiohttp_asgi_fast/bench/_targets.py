@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ._errors import UsageError
-from ._options import BenchOptions
+from ._options import BenchOptions, check_header, check_path
 
 __all__ = ("RequestSpec", "TargetPicker", "build_targets")
 
@@ -106,8 +106,7 @@ def _read_body(name: str, base: str, where: str) -> bytes:
 def _check(method: str, path: str, where: str) -> None:
     if not _TOKEN.match(method):
         raise UsageError(f"{where}: the method must be an RFC 9110 token, got {method!r}")
-    if not path.startswith("/") or any(c in path for c in " \r\n\x00"):
-        raise UsageError(f"{where}: the path must start with '/' and have no spaces, got {path!r}")
+    check_path(path, f"{where}: the path")
 
 
 Headers = tuple[tuple[str, str], ...]
@@ -135,7 +134,10 @@ def _json_line(text: str, base: str, extra: Headers, where: str) -> RequestSpec:
     unknown = set(item) - _KEYS
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
-    method = str(item.get("method", "GET")).upper()
+    method = item.get("method", "GET")
+    if not isinstance(method, str):
+        raise UsageError(f"{where}: 'method' must be a string, got {method!r}")
+    method = method.upper()
     path = item["path"]
     _check(method, path, where)
     raw_headers = item.get("headers", {})
@@ -145,6 +147,8 @@ def _json_line(text: str, base: str, extra: Headers, where: str) -> RequestSpec:
         for p in pairs
     ):
         raise UsageError(f"{where}: 'headers' must be an object or a list of [name, value] strings")
+    for name, value in pairs:
+        check_header(name, value, where)
     headers = (*extra, *((str(n), str(v)) for n, v in pairs))
     bodies = [k for k in ("body", "json", "body_file") if k in item]
     if len(bodies) > 1:

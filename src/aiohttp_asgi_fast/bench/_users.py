@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from time import perf_counter_ns
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
@@ -23,7 +24,7 @@ from . import step_name as _step_name
 from ._appload import load_callable
 from ._errors import UsageError, origin
 from ._options import BenchOptions
-from ._recorder import APP_EXCEPTION, CONNECTOR, SCENARIO, TIMEOUT, Recorder
+from ._recorder import APP_EXCEPTION, CONNECTOR, SCENARIO, STATUS, TIMEOUT, Recorder
 from ._timing import APP_CALL_CODE, AppTimes, current_times
 
 if TYPE_CHECKING:
@@ -64,10 +65,11 @@ def record_exception(recorder: Recorder, exc: BaseException, timeout: float | No
             recorder.record_failure(APP_EXCEPTION, f"ASGIAppError: {exc}", str(exc), exc)
     elif kind is None and isinstance(exc, aiohttp.ClientError | OSError):
         recorder.record_failure(CONNECTOR, type(exc).__name__, str(exc))
-    else:  # with propagate_exceptions the app's own exception, raised as is
-        if kind is None or raised_in_app(exc):
+    else:  # with propagate_exceptions the app's own exception is raised as is
+        if raised_in_app(exc):
             kind = APP_EXCEPTION
-        recorder.record_failure(kind, f"{type(exc).__name__}{origin(exc)}", str(exc), exc)
+        recorder.record_failure(kind or CONNECTOR, f"{type(exc).__name__}{origin(exc)}",
+                                str(exc), exc)
 
 
 def http_user(options: BenchOptions, picker: TargetPicker) -> User:
@@ -90,7 +92,7 @@ def http_user(options: BenchOptions, picker: TargetPicker) -> User:
                                    data=target.body) as response:
                     body = await response.read()
                     status = response.status
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # SystemExit: an app's, raised as is
                 record_exception(schedule.recorder, exc, timeout)
                 continue
             done = perf_counter_ns()
@@ -129,7 +131,7 @@ def websocket_user(options: BenchOptions, path: str) -> User:
                         ws = await session.ws_connect(path, headers=options.headers)
                     await ws.send_bytes(payload)
                     message = await ws.receive(timeout=timeout)
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:  # SystemExit: an app's, raised as is
                     record_exception(recorder, exc, timeout)
                     ws = None
                     continue
@@ -166,11 +168,20 @@ def _load_scenario(options: BenchOptions) -> Callable[[aiohttp.ClientSession], A
     return function  # type: ignore[no-any-return]
 
 
+# A scenario iteration's first request with a status the options do not accept.
+_bad_step: Final[ContextVar[list[tuple[str, int]] | None]] = ContextVar(
+    "aiohttp_asgi_fast_bench_bad_step", default=None
+)
+
+
 def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig]:
     """The scenario's user, and the trace config its sessions need for per-step figures.
 
     Each virtual user runs the scenario in its own session (its own cookies). A step's
-    latency runs from the request's start to its response head.
+    latency runs from the request's start to its response head, and the app's times are
+    taken then (to the last body byte when the app had sent it by then). An iteration
+    fails when the scenario raises or one of its requests gets a status the options do
+    not accept.
     """
     scenario = _load_scenario(options)
     ok_status = options.is_ok_status
@@ -180,16 +191,28 @@ def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig
     async def on_start(_: Any, ctx: SimpleNamespace, params: Any) -> None:
         ctx.start = perf_counter_ns()
         ctx.name = _step_name.get() or f"{params.method} {params.url.path}"
-        current_times.set(AppTimes())
+        ctx.times = AppTimes()
+        current_times.set(ctx.times)
 
     async def on_end(_: Any, ctx: SimpleNamespace, params: Any) -> None:
-        stats = current[0].step(ctx.name)
+        recorder = current[0]
+        stats = recorder.step(ctx.name)
         stats.count += 1
         status = params.response.status
         stats.statuses[status] += 1
+        recorder.statuses[status] += 1
+        stats.latency.record_value((perf_counter_ns() - ctx.start) // 1000)
+        times = ctx.times
+        if times.start_ns >= 0 and times.head_ns >= 0:
+            recorder.record_app_times(
+                (times.head_ns - times.start_ns) // 1000,
+                (times.body_ns - times.start_ns) // 1000 if times.body_ns >= 0 else -1,
+            )
         if not ok_status(status):
             stats.failed += 1
-        stats.latency.record_value((perf_counter_ns() - ctx.start) // 1000)
+            bad = _bad_step.get()
+            if bad is not None and not bad:
+                bad.append((ctx.name, status))
 
     async def on_error(_: Any, ctx: SimpleNamespace, params: Any) -> None:
         stats = current[0].step(ctx.name)
@@ -208,10 +231,16 @@ def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig
             if turn is None:
                 return
             due, now = turn
+            bad: list[tuple[str, int]] = []
+            _bad_step.set(bad)
             try:
                 await scenario(session)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # SystemExit: an app's, raised as is
                 record_exception(schedule.recorder, exc, options.timeout, SCENARIO)
+                continue
+            if bad:
+                name, status = bad[0]
+                schedule.recorder.record_failure(STATUS, f"{name}: status {status}")
                 continue
             done = perf_counter_ns()
             schedule.recorder.record_ok(0, (done - due) // 1000, (done - now) // 1000, 0, 0)

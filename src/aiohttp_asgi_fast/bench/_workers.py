@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any, Final
 
-from ._errors import UsageError
+from ._errors import RunFailed, UsageError
 from ._loops import run as run_on_loop
 from ._options import BenchOptions
 from ._recorder import Recorder
@@ -52,16 +52,23 @@ def split(total: int, parts: int) -> list[int]:
 
 def _child_main(options: BenchOptions, conn: Connection, index: int, progress: Any,
                 stop: Any) -> None:
+    # Ctrl-C goes to the whole process group: the parent alone decides (spawned with
+    # SIGINT ignored already; this keeps it so).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         run_on_loop(_child(options, conn, index, progress, stop), options.loop)
-    except UsageError as exc:
-        conn.send(("error", str(exc)))
+    except (BrokenPipeError, EOFError):
+        pass  # the parent is gone: nobody to report to
     except BaseException as exc:  # report it rather than die silently
-        import traceback
+        if isinstance(exc, UsageError):
+            message = str(exc)
+        else:
+            import traceback
 
-        conn.send(("error", f"worker {index} failed: {type(exc).__name__}: {exc}"
-                   + (f"\n{traceback.format_exc()}" if options.debug else "")))
+            message = (f"worker {index} failed: {type(exc).__name__}: {exc}"
+                       + (f"\n{traceback.format_exc()}" if options.debug else ""))
+        with contextlib.suppress(OSError):
+            conn.send(("error", message))
 
 
 async def _child(options: BenchOptions, conn: Connection, index: int, progress: Any,
@@ -74,14 +81,16 @@ async def _child(options: BenchOptions, conn: Connection, index: int, progress: 
                          "lifespan_ran": info.lifespan_ran}))
     base = index * _SLOTS
     stop = asyncio.Event()
+    parent = os.getppid()
+    before = [0, 0]  # requests and failures of this worker's earlier rounds
 
     def tick(recorder: Recorder, phase: str, _: float) -> None:
-        progress[base] = recorder.ok + recorder.failed
-        progress[base + 1] = recorder.failed
+        progress[base] = before[0] + recorder.ok + recorder.failed
+        progress[base + 1] = before[1] + recorder.failed
         count = recorder.latency.get_total_count()
         progress[base + 2] = recorder.latency.get_value_at_percentile(99.0) / 1000 if count else -1
         progress[base + 3] = 1 if phase == "load" else 0
-        if stop_flag.is_set():
+        if stop_flag.is_set() or os.getppid() != parent:  # Ctrl-C, or the parent died
             stop.set()
 
     closed = False
@@ -96,6 +105,8 @@ async def _child(options: BenchOptions, conn: Connection, index: int, progress: 
                 warmup=options.warmup if first else 0.0,
             )
             first = False
+            before[0] += recorder.ok + recorder.failed
+            before[1] += recorder.failed
             conn.send(("done", recorder.to_wire()))
         closed = True
         conn.send(("closed", await prepared.close()))
@@ -134,7 +145,13 @@ def _spawn(options: BenchOptions, modes: list[str], progress: Any, stop: Any) ->
                     target=_child_main, args=(mine, child, index, progress, stop),
                     name=f"aiohttp-asgi-fast-bench-{mode}-{slot}", daemon=True,
                 )
-                process.start()
+                # Spawned with SIGINT ignored (kept across exec), so a Ctrl-C while it
+                # imports does not kill it: the parent handles Ctrl-C for everyone.
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    process.start()
+                finally:
+                    signal.signal(signal.SIGINT, previous)
                 child.close()
                 workers.append(Worker(index, mode, process, parent))
     finally:
@@ -146,13 +163,16 @@ def _spawn(options: BenchOptions, modes: list[str], progress: Any, stop: Any) ->
 
 
 def _receive(worker: Worker, expected: str) -> Any:
+    # Before "ready" a failure is the app's or the command's (exit 2); later, a failed run.
+    error = UsageError if expected == "ready" else RunFailed
     try:
         kind, payload = worker.conn.recv()
     except EOFError:
-        raise UsageError(f"worker {worker.index} ({worker.mode}) exited unexpectedly "
-                         f"(exit code {worker.process.exitcode})") from None
+        worker.process.join(timeout=5)
+        raise error(f"worker {worker.index} ({worker.mode}) exited unexpectedly "
+                    f"(exit code {worker.process.exitcode})") from None
     if kind == "error":
-        raise UsageError(str(payload))
+        raise error(str(payload))
     assert kind == expected, (kind, expected)
     return payload
 
@@ -192,10 +212,10 @@ def run_workers(options: BenchOptions, modes: list[str], progress: Any, stop: An
                     break
                 group = [w for w in workers if w.mode == mode]
                 share = requests[number]
-                shares = split(share, len(group)) if share else None
+                shares = split(share, len(group)) if share is not None else None
                 for i, worker in enumerate(group):
                     worker.conn.send(("run", {
-                        "requests": shares[i] if shares else None,
+                        "requests": shares[i] if shares is not None else None,
                         "duration": options.duration / rounds if options.duration else None,
                     }))
                 wires = _await_all(group, "done", on_wait)
@@ -213,6 +233,9 @@ def run_workers(options: BenchOptions, modes: list[str], progress: Any, stop: An
             if error:
                 runs[worker.mode].shutdown_errors.append(f"worker {worker.index}: {error}")
         return [runs[mode] for mode in modes]
+    except BaseException:
+        stop.set()  # the other workers stop their load and report, then quit
+        raise
     finally:
         for worker in workers:
             with contextlib.suppress(OSError):  # the worker is gone already
