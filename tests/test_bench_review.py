@@ -364,10 +364,6 @@ def test_scenario_requests_carry_the_headers() -> None:
 # -- failure kinds ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "not fixed: the app runs in the connector's own task, and asyncio re-raises a task's "
-    "SystemExit out of the event loop, so the run still dies with exit 3 and a traceback "
-    "(catching SystemExit in the bench's users never sees it)"))
 def test_app_system_exit_is_an_app_exception() -> None:
     # 21: an app's SystemExit fails its request; the run goes on and reports.
     result = only_result(bench_json("bench_review:system_exit", "-n", "30", "-c", "3",

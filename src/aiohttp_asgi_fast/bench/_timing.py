@@ -15,7 +15,7 @@ from typing import Final
 
 from .._types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ("APP_CALL_CODE", "AppTimes", "current_times", "timed_app")
+__all__ = ("APP_CALL_CODE", "AppSystemExit", "AppTimes", "current_times", "timed_app")
 
 
 class AppTimes:
@@ -35,26 +35,34 @@ current_times: Final[ContextVar[AppTimes | None]] = ContextVar(
 )
 
 
+class AppSystemExit(Exception):
+    """The app raised SystemExit: carried as an ordinary exception (its ``__cause__``),
+    since asyncio would let it end the whole run from the app's task."""
+
+
 def timed_app(app: ASGIApp) -> ASGIApp:
     async def timed(scope: Scope, receive: Receive, send: Send) -> None:
-        times = current_times.get()
-        if times is None or scope["type"] != "http":
-            await app(scope, receive, send)
-            return
+        try:
+            times = current_times.get()
+            if times is None or scope["type"] != "http":
+                await app(scope, receive, send)
+                return
 
-        async def timed_send(message: Message) -> None:
-            kind = message["type"]
-            if kind == "http.response.body":
-                if not message.get("more_body", False):
+            async def timed_send(message: Message) -> None:
+                kind = message["type"]
+                if kind == "http.response.body":
+                    if not message.get("more_body", False):
+                        times.body_ns = perf_counter_ns()
+                elif kind == "http.response.start":
+                    times.head_ns = perf_counter_ns()
+                elif kind == "http.response.pathsend":
                     times.body_ns = perf_counter_ns()
-            elif kind == "http.response.start":
-                times.head_ns = perf_counter_ns()
-            elif kind == "http.response.pathsend":
-                times.body_ns = perf_counter_ns()
-            await send(message)
+                await send(message)
 
-        times.start_ns = perf_counter_ns()
-        await app(scope, receive, timed_send)
+            times.start_ns = perf_counter_ns()
+            await app(scope, receive, timed_send)
+        except SystemExit as exc:
+            raise AppSystemExit(f"the app raised SystemExit({exc.code!r})") from exc
 
     return timed
 

@@ -25,7 +25,7 @@ from ._appload import load_callable
 from ._errors import UsageError, origin
 from ._options import BenchOptions
 from ._recorder import APP_EXCEPTION, CONNECTOR, SCENARIO, STATUS, TIMEOUT, Recorder
-from ._timing import APP_CALL_CODE, AppTimes, current_times
+from ._timing import APP_CALL_CODE, AppSystemExit, AppTimes, current_times
 
 if TYPE_CHECKING:
     from ._runner import Schedule
@@ -68,6 +68,8 @@ def record_exception(recorder: Recorder, exc: BaseException, timeout: float | No
     else:  # with propagate_exceptions the app's own exception is raised as is
         if raised_in_app(exc):
             kind = APP_EXCEPTION
+        if isinstance(exc, AppSystemExit) and exc.__cause__ is not None:
+            exc = exc.__cause__
         recorder.record_failure(kind or CONNECTOR, f"{type(exc).__name__}{origin(exc)}",
                                 str(exc), exc)
 
@@ -92,7 +94,7 @@ def http_user(options: BenchOptions, picker: TargetPicker) -> User:
                                    data=target.body) as response:
                     body = await response.read()
                     status = response.status
-            except (Exception, SystemExit) as exc:  # SystemExit: an app's, raised as is
+            except Exception as exc:
                 record_exception(schedule.recorder, exc, timeout)
                 continue
             done = perf_counter_ns()
@@ -131,7 +133,7 @@ def websocket_user(options: BenchOptions, path: str) -> User:
                         ws = await session.ws_connect(path, headers=options.headers)
                     await ws.send_bytes(payload)
                     message = await ws.receive(timeout=timeout)
-                except (Exception, SystemExit) as exc:  # SystemExit: an app's, raised as is
+                except Exception as exc:
                     record_exception(recorder, exc, timeout)
                     ws = None
                     continue
@@ -235,7 +237,7 @@ def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig
             _bad_step.set(bad)
             try:
                 await scenario(session)
-            except (Exception, SystemExit) as exc:  # SystemExit: an app's, raised as is
+            except Exception as exc:
                 record_exception(schedule.recorder, exc, options.timeout, SCENARIO)
                 continue
             if bad:
