@@ -93,6 +93,7 @@ def _run_inline(options: BenchOptions, ticks: _Ticks | None) -> list[Any]:
         def tick(recorder: Any, phase: str, elapsed: float) -> None:
             if ticks is None:
                 return
+            recorder.fold()
             count = recorder.latency.get_total_count()
             p99 = recorder.latency.get_value_at_percentile(99.0) / 1000 if count else None
             ticks.snapshot(phase, elapsed, recorder.ok + recorder.failed, recorder.failed, p99)

@@ -115,6 +115,7 @@ def summarize(
     recorder: Recorder, *, mode: str, rate: float | None, unit: str = "request"
 ) -> dict[str, Any]:
     """The report data of one run (one mode; workers already merged)."""
+    recorder.fold()
     total = recorder.ok + recorder.failed
     duration = recorder.duration
     per_s = (lambda n: round(n / duration, 3)) if duration > 0 else (lambda n: 0.0)

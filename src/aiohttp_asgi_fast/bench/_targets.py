@@ -35,7 +35,7 @@ _KEYS: Final = frozenset({"method", "path", "headers", "body", "json", "body_fil
 class RequestSpec:
     method: str
     path: str
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...] | None  # None: no headers of its own
     body: bytes | None
 
     @property
@@ -53,7 +53,8 @@ def build_targets(options: BenchOptions) -> list[RequestSpec]:
     if options.targets is not None:
         return _read_targets_file(options.targets, options.headers)
     headers = _with_json_type(options.headers) if options.json_body else options.headers
-    return [RequestSpec(options.method, path, headers, options.body) for path in options.paths]
+    return [RequestSpec(options.method, path, headers or None, options.body)
+            for path in options.paths]
 
 
 class TargetPicker:
@@ -121,7 +122,7 @@ def _plain_line(text: str, base: str, extra: Headers, where: str) -> RequestSpec
     method, path = parts[0].upper(), parts[1]
     _check(method, path, where)
     body = _read_body(parts[2][1:], base, where) if len(parts) == 3 else None
-    return RequestSpec(method, path, extra, body)
+    return RequestSpec(method, path, extra or None, body)
 
 
 def _json_line(text: str, base: str, extra: Headers, where: str) -> RequestSpec:
@@ -163,4 +164,4 @@ def _json_line(text: str, base: str, extra: Headers, where: str) -> RequestSpec:
         headers = _with_json_type(headers)
     elif "body_file" in item:
         body = _read_body(str(item["body_file"]), base, where)
-    return RequestSpec(method, path, headers, body)
+    return RequestSpec(method, path, headers or None, body)

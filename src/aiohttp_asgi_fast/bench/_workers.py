@@ -87,6 +87,7 @@ async def _child(options: BenchOptions, conn: Connection, index: int, progress: 
     def tick(recorder: Recorder, phase: str, _: float) -> None:
         progress[base] = before[0] + recorder.ok + recorder.failed
         progress[base + 1] = before[1] + recorder.failed
+        recorder.fold()
         count = recorder.latency.get_total_count()
         progress[base + 2] = recorder.latency.get_value_at_percentile(99.0) / 1000 if count else -1
         progress[base + 3] = 1 if phase == "load" else 0
