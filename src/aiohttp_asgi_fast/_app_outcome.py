@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Final, cast
 
 from ._app_steps import run_steps
@@ -20,7 +21,7 @@ from .exceptions import ASGIAppError, ClientDisconnectedError
 if TYPE_CHECKING:
     from ._cycle import RequestCycle
     from ._transport import InMemoryTransport
-    from ._types import ASGIApp, Message, Receive, Scope
+    from ._types import AppTimer, ASGIApp, Message, Receive, Scope
 
 __all__ = ("AppOutcome",)
 
@@ -52,6 +53,8 @@ class AppOutcome:
         _wire_done: bool
         _stepping: bool
         _flush_scheduled: bool
+        _timer: AppTimer | None
+        _called_ns: int
 
         async def send(self, message: Message) -> None: ...
 
@@ -62,6 +65,8 @@ class AppOutcome:
         def _drop_body(self) -> None: ...
 
     async def run(self, app: ASGIApp, propagate_exceptions: bool) -> None:
+        if self._timer is not None:
+            self._called_ns = perf_counter_ns()
         try:
             await run_steps(app(self.scope, self.receive, self.send), self)
         except asyncio.CancelledError:

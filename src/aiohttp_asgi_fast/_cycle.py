@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Final
 
 from ._app_outcome import AppOutcome
@@ -51,6 +52,7 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends, AppOutcome):
         "_body_buffered",
         "_body_complete",
         "_body_kind",
+        "_called_ns",
         "_content_remaining",
         "_decode_error",
         "_decoder",
@@ -58,13 +60,16 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends, AppOutcome):
         "_flush_scheduled",
         "_framing",
         "_head",
+        "_head_ns",
         "_loop",
         "_pending",
         "_pending_size",
         "_plain_chunks",
         "_request_done",
         "_state",
+        "_status",
         "_stepping",
+        "_timer",
         "_trailer_lines",
         "_trailers",
         "_transport",
@@ -125,6 +130,8 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends, AppOutcome):
         self.disconnected = False
         self.app_done = False
         self.interim = False
+        # The load tester's timer (connector._app_timer), usually None: see _wire_complete.
+        self._timer = transport._connector._app_timer
 
     # -- ASGI send --------------------------------------------------------------------
 
@@ -272,6 +279,9 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends, AppOutcome):
         self.interim = status < 200 and status != 101
         self._content_remaining = framing
         self._state = _START_PENDING
+        if self._timer is not None:
+            self._status = status
+            self._head_ns = perf_counter_ns()
         # ASGI lets a server hold the head until the first body message ("leaving room
         # to substitute an error response"): a single-message body gets a Content-Length,
         # and a whole response is held until the app's current step ends, so an app that
@@ -311,6 +321,9 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends, AppOutcome):
         if not self._wire_done:
             self._wire_done = True
             self._transport.response_complete(self)
+            timer = self._timer
+            if timer is not None:
+                timer((self._status, self._called_ns, self._head_ns, perf_counter_ns()))
 
     async def _send_body(self, message: Message, path_send: bool = False) -> None:
         state = self._state

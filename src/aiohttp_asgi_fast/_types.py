@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ("ASGIApp", "Message", "Receive", "Scope", "Send")
+__all__ = ("ASGIApp", "AppTimer", "Message", "Receive", "Scope", "Send")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: (status, app called, http.response.start sent, last byte delivered) in perf_counter_ns
+AppTimer = Callable[[tuple[int, int, int, int]], None]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from aiohttp.tracing import Trace
 
     from ._cycle import RequestCycle
-    from ._types import ASGIApp
+    from ._types import AppTimer, ASGIApp
     from ._websocket_cycle import WebSocketCycle
 
 __all__ = ("ASGIApplicationConnector",)
@@ -148,6 +148,10 @@ class ASGIApplicationConnector(BaseConnector):
         self._max_request_head_size = max_request_head_size
         self._client = client
         self._app_tasks: dict[RequestCycle | WebSocketCycle, asyncio.Task[None]] = {}
+        #: Internal (the load tester's): when set, called once per HTTP response as its
+        #: last byte reaches the client, with (status, app called, http.response.start
+        #: sent, now) in perf_counter_ns. It must not raise (a list's append).
+        self._app_timer: AppTimer | None = None
         self._lifespan = (
             LifespanRunner(
                 self._app,
