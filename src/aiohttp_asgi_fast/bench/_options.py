@@ -72,6 +72,11 @@ class BenchOptions:
     debug: bool = False
     progress_interval: float = 1.0
 
+    @property
+    def ok_statuses(self) -> frozenset[int]:
+        """Every status is_ok_status accepts (a set is quicker to ask per request)."""
+        return frozenset(status for status in range(100, 1000) if self.is_ok_status(status))
+
     def is_ok_status(self, status: int) -> bool:
         if self.expect_status:
             return status in self.expect_status

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import floordiv, itemgetter, sub
 from typing import Any, Final
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ("ErrorGroup", "Recorder", "StepStats", "encode", "new_histogram")
+__all__ = ("ErrorGroup", "Recorder", "StepStats", "add_values", "encode", "new_histogram")
 
 # Values buffered before they are folded into the histograms (see Recorder.fold).
 _BATCH: Final = 4096
@@ -51,6 +54,36 @@ def _clamp(value_us: int) -> int:
     return value_us if value_us < _HIGHEST else _HIGHEST
 
 
+def add_values(histogram: HdrHistogram, values: list[int]) -> None:
+    """``histogram.record_value(v)`` for each v >= 0 of ``values`` (those above the
+    histogram's range clamped to its top), one index computation per distinct value.
+
+    The index is hdrh's ``_counts_index_for`` written out: bucket ``b`` is how far the
+    value reaches past the sub-bucket range (a bit length), the sub-bucket its top bits.
+    """
+    if not values:
+        return
+    top = max(values)
+    if top >= _HIGHEST:
+        values = [_clamp(value) for value in values]
+        top = _HIGHEST
+    counts = histogram.counts
+    mask = histogram.sub_bucket_mask
+    unit = histogram.unit_magnitude
+    bits = unit + histogram.sub_bucket_half_count_magnitude + 1
+    half_magnitude = histogram.sub_bucket_half_count_magnitude
+    half = histogram.sub_bucket_half_count
+    for value, count in Counter(values).items():
+        bucket = (value | mask).bit_length() - bits
+        counts[((bucket + 1) << half_magnitude) + (value >> (bucket + unit)) - half] += count
+    histogram.total_count += len(values)
+    low = min(values)
+    if low < histogram.min_value:
+        histogram.min_value = low
+    if top > histogram.max_value:
+        histogram.max_value = top
+
+
 @dataclass
 class ErrorGroup:
     """Failed requests of one kind and label (``status 503``, ``app ValueError``...)."""
@@ -73,7 +106,13 @@ class StepStats:
 
 
 class Recorder:
-    """Counts and histograms of one measured run (warm-up is never recorded here)."""
+    """Counts and histograms of one measured run (warm-up is never recorded here).
+
+    The per-request path is one ``list.append`` of a tuple of raw perf_counter_ns stamps
+    (``add_response``, ``add_app_span``); ``fold`` turns a batch into counts and
+    histogram values with C-level map/zip/Counter. ``ok``, ``statuses`` and the byte
+    counts fold first when read, so they are always current.
+    """
 
     def __init__(self) -> None:
         #: successful requests, from the scheduled send time when a rate is set
@@ -82,44 +121,84 @@ class Recorder:
         #: model only: in the closed model a request is sent when it is due)
         self.service = new_histogram()
         #: inside the app: from the app call to http.response.start / the last body byte
+        #: reaching the client (responses with an accepted status)
         self.app_head = new_histogram()
         self.app_body = new_histogram()
         #: how late the event loop ran a timer (sampled every 10 ms)
         self.loop_lag = new_histogram()
-        self.ok = 0
+        #: whether the service histogram is filled (the open model, --rate)
+        self.open_model = False
+        #: the statuses whose app times are recorded (those the run counts as ok)
+        self.ok_statuses: Container[int] = range(200, 400)
+        self._ok = 0
         self.failed = 0
         self.late = 0  # open model: sends that left later than scheduled
         self.dropped = 0  # open model: scheduled sends never made before the end
         self.scheduled = 0  # open model: sends due before the end
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self.statuses: Counter[int] = Counter()
+        self._bytes_in = 0
+        self._bytes_out = 0
+        self._statuses: Counter[int] = Counter()
         self.errors: dict[tuple[str, str], ErrorGroup] = {}
         self.steps: dict[str, StepStats] = {}
         self.duration = 0.0  # seconds of measured load
         self.interrupted = False
+        # successful responses not yet folded: (due_ns, sent_ns, done_ns, status (0: not
+        # HTTP), bytes_in, bytes_out)
+        self._responses: list[tuple[int, int, int, int, int, int]] = []
+        #: record one successful response: ``add_response((due_ns, sent_ns, done_ns,
+        #: status, bytes_in, bytes_out))``
+        self.add_response = self._responses.append
+        # HTTP responses not yet folded: (status, app called, http.response.start sent,
+        # last byte delivered), perf_counter_ns
+        self._app_spans: list[tuple[int, int, int, int]] = []
+        #: record one response's app times (the connector's ``_app_timer``)
+        self.add_app_span = self._app_spans.append
         # values (us) not yet in their histograms: see fold()
         self._latency_pending: list[int] = []
         self._service_pending: list[int] = []
         self._head_pending: list[int] = []
         self._body_pending: list[int] = []
 
-    # -- recording (the per-request path: keep it short) --------------------------
+    # -- what fold() keeps current ----------------------------------------------
+
+    @property
+    def ok(self) -> int:
+        return self._ok + len(self._responses)
+
+    @property
+    def statuses(self) -> Counter[int]:
+        self.fold()
+        return self._statuses
+
+    @property
+    def bytes_in(self) -> int:
+        self.fold()
+        return self._bytes_in
+
+    @property
+    def bytes_out(self) -> int:
+        self.fold()
+        return self._bytes_out
+
+    # -- recording ----------------------------------------------------------------
 
     def record_ok(
         self, status: int, latency_us: int, service_us: int, bytes_in: int, bytes_out: int
     ) -> None:
-        self.ok += 1
+        """One successful request from its times in microseconds (``add_response`` is
+        the quicker form the load uses)."""
+        self._ok += 1
         if status:  # 0: not an HTTP response (a WebSocket round trip, a scenario)
-            self.statuses[status] += 1
-        pending = self._latency_pending
-        pending.append(latency_us)
+            self._statuses[status] += 1
+        self._latency_pending.append(latency_us)
         if service_us >= 0:
             self._service_pending.append(service_us)
-        self.bytes_in += bytes_in
-        self.bytes_out += bytes_out
-        if len(pending) >= _BATCH:
-            self.fold()
+        self._bytes_in += bytes_in
+        self._bytes_out += bytes_out
+
+    def count_status(self, status: int) -> None:
+        """A status seen without a request of its own to record (a scenario's step)."""
+        self._statuses[status] += 1
 
     def record_app_times(self, head_us: int, body_us: int) -> None:
         if head_us >= 0:
@@ -127,10 +206,41 @@ class Recorder:
         if body_us >= 0:
             self._body_pending.append(body_us)
 
+    def fold_if_large(self) -> None:
+        """Fold when a batch has piled up (called by a timer: memory stays bounded)."""
+        if (len(self._responses) >= _BATCH or len(self._app_spans) >= _BATCH
+                or len(self._latency_pending) >= _BATCH):
+            self.fold()
+
     def fold(self) -> None:
-        """Record the values waiting in the buffers; every reader of a histogram calls this
-        first. Values are buffered because hdrh's record_value is Python: one call per
-        distinct value of a batch (Counter counts in C) costs a fraction of one per value."""
+        """Turn the raw stamps into counts and histogram values; every reader of a
+        histogram calls this first. hdrh's record_value is Python (five calls a value),
+        so a batch is counted per distinct value in C and added to the counts."""
+        responses = self._responses
+        if responses:
+            dues, sents, dones, statuses, ins, outs = zip(*responses, strict=True)
+            responses.clear()
+            self._ok += len(dues)
+            self._latency_pending.extend(map(floordiv, map(sub, dones, dues), repeat(1000)))
+            if self.open_model:
+                self._service_pending.extend(
+                    map(floordiv, map(sub, dones, sents), repeat(1000)))
+            counted = Counter(statuses)
+            counted.pop(0, None)
+            self._statuses.update(counted)
+            self._bytes_in += sum(ins)
+            self._bytes_out += sum(outs)
+        spans = self._app_spans
+        if spans:
+            kept = list(compress(spans, map(self.ok_statuses.__contains__,
+                                            map(itemgetter(0), spans))))
+            spans.clear()
+            if kept:
+                _, called, heads, ends = zip(*kept, strict=True)
+                self._head_pending.extend(
+                    map(floordiv, map(sub, heads, called), repeat(1000)))
+                self._body_pending.extend(
+                    map(floordiv, map(sub, ends, called), repeat(1000)))
         for pending, histogram in (
             (self._latency_pending, self.latency),
             (self._service_pending, self.service),
@@ -138,9 +248,7 @@ class Recorder:
             (self._body_pending, self.app_body),
         ):
             if pending:
-                record = histogram.record_value
-                for value, count in Counter(pending).items():
-                    record(_clamp(value), count)
+                add_values(histogram, pending)
                 pending.clear()
 
     def record_failure(
@@ -166,9 +274,9 @@ class Recorder:
         group.count += 1
 
     def record_status_failure(self, status: int, bytes_in: int, bytes_out: int) -> None:
-        self.statuses[status] += 1
-        self.bytes_in += bytes_in
-        self.bytes_out += bytes_out
+        self._statuses[status] += 1
+        self._bytes_in += bytes_in
+        self._bytes_out += bytes_out
         self.record_failure(STATUS, f"status {status}")
 
     def step(self, name: str) -> StepStats:
@@ -189,14 +297,14 @@ class Recorder:
         other.fold()
         for name in ("latency", "service", "app_head", "app_body", "loop_lag"):
             getattr(self, name).add(getattr(other, name))
-        self.ok += other.ok
+        self._ok += other.ok
         self.failed += other.failed
         self.late += other.late
         self.dropped += other.dropped
         self.scheduled += other.scheduled
-        self.bytes_in += other.bytes_in
-        self.bytes_out += other.bytes_out
-        self.statuses.update(other.statuses)
+        self._bytes_in += other.bytes_in
+        self._bytes_out += other.bytes_out
+        self._statuses.update(other.statuses)
         for key, group in other.errors.items():
             mine = self.errors.get(key)
             if mine is None:
@@ -247,8 +355,9 @@ class Recorder:
         for name, encoded in data["histograms"].items():
             _decode_into(getattr(recorder, name), encoded)
         for name, value in data["counts"].items():
-            setattr(recorder, name, value)
-        recorder.statuses.update({int(k): v for k, v in data["statuses"].items()})
+            private = f"_{name}"  # ok, bytes_in, bytes_out: read through properties
+            setattr(recorder, private if hasattr(recorder, private) else name, value)
+        recorder._statuses.update({int(k): v for k, v in data["statuses"].items()})
         for group in data["errors"]:
             error = ErrorGroup(**group)
             recorder.errors[(error.kind, error.label)] = error

@@ -32,7 +32,7 @@ from ._errors import UsageError, origin
 from ._options import BenchOptions
 from ._recorder import INTERRUPTED, Recorder
 from ._targets import TargetPicker, build_targets
-from ._timing import timed_app
+from ._timing import guarded_app, time_into
 from ._users import User, http_user, make_scenario_user, websocket_user
 
 __all__ = ("Prepared", "RunInfo", "Schedule", "prepare", "run_load")
@@ -74,6 +74,9 @@ class Schedule:
         )
         self._interval_ns = 1e9 / rate if rate else 0.0
         self.stopped_ns = 0
+        # take_now's bounds: no more turns past either
+        self._limit: float = requests if requests is not None else math.inf
+        self._deadline: float = self.deadline_ns if self.deadline_ns is not None else math.inf
 
     def _take(self, now: int) -> int | None:
         if self.stopped or (self.requests is not None and self.taken >= self.requests):
@@ -107,9 +110,20 @@ class Schedule:
         self.sent += 1
         return due, now
 
+    def take_now(self) -> int:
+        """The closed model's next turn (no due time to wait for): its send time in
+        perf_counter_ns, or -1 when the phase is over. A plain call: no coroutine."""
+        now = self.last_ns = perf_counter_ns()
+        if self.taken >= self._limit or now >= self._deadline:  # stop(): the limit is 0
+            return -1
+        self.taken += 1
+        self.sent += 1
+        return now
+
     def stop(self) -> None:
         """Ctrl-C: no more sends; the open model counts what was due until now."""
         self.stopped = True
+        self._limit = 0
         self.stopped_ns = perf_counter_ns()
 
     def close(self, end_ns: int) -> None:
@@ -170,7 +184,7 @@ async def prepare(options: BenchOptions) -> tuple[Prepared, RunInfo]:
     else:
         user = http_user(options, TargetPicker(targets, options.order))
     connector = ASGIApplicationConnector(
-        timed_app(asgi3),
+        guarded_app(asgi3),
         interface="asgi3",
         limit=options.concurrency,
         propagate_exceptions=True,
@@ -234,7 +248,9 @@ async def _sample_loop_lag(state: _Progress) -> None:
         start = loop.time()
         await asyncio.sleep(_LAG_INTERVAL)
         lag_us = int((loop.time() - start - _LAG_INTERVAL) * 1e6)
-        state.recorder.loop_lag.record_value(max(lag_us, 0))
+        recorder = state.recorder
+        recorder.loop_lag.record_value(max(lag_us, 0))
+        recorder.fold_if_large()  # the users only append: memory stays bounded
 
 
 async def _tick(on_tick: Tick, state: _Progress) -> None:
@@ -248,6 +264,9 @@ async def _run_phase(prepared: Prepared, recorder: Recorder, requests: int | Non
                      duration: float | None, stop: asyncio.Event) -> None:
     options = prepared.options
     schedule = Schedule(requests, duration, options.rate, recorder)
+    recorder.open_model = bool(options.rate)
+    recorder.ok_statuses = options.ok_statuses
+    time_into(prepared.connector, recorder)
     sessions: list[aiohttp.ClientSession] = []
 
     def new_session() -> aiohttp.ClientSession:
@@ -287,6 +306,7 @@ async def _run_phase(prepared: Prepared, recorder: Recorder, requests: int | Non
         end_ns = end_ns or perf_counter_ns()
         schedule.close(end_ns)
         recorder.duration = (end_ns - schedule.start_ns) / 1e9
+        recorder.fold()
         # Sent but never answered: in flight when the stop's grace ran out.
         unanswered = schedule.sent - (recorder.ok + recorder.failed)
         if schedule.stopped and unanswered > 0:

@@ -18,7 +18,7 @@ import json
 import os
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ._errors import UsageError
@@ -37,6 +37,10 @@ class RequestSpec:
     path: str
     headers: tuple[tuple[str, str], ...] | None  # None: no headers of its own
     body: bytes | None
+    body_size: int = field(init=False, compare=False)  # bytes sent per request
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "body_size", len(self.body) if self.body else 0)
 
     @property
     def name(self) -> str:
@@ -64,6 +68,8 @@ class TargetPicker:
         self._targets = targets
         self._index = -1
         self._random = random.Random(seed) if order == "random" and len(targets) > 1 else None
+        #: the target when there is only one (the user need not call next())
+        self.single = targets[0] if len(targets) == 1 else None
 
     def next(self) -> RequestSpec:
         if self._random is not None:

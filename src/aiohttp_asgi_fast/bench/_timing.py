@@ -1,39 +1,27 @@
 """Time spent inside the app, per request: what no external load tester can see.
 
-``timed_app`` wraps the (ASGI 3) app. A virtual user puts an ``AppTimes`` in the
-context variable before it sends; the connector creates the app task from the
-sender's context, so the wrapper finds that slot and stamps it when the app is
-called, when it sends ``http.response.start`` and when it sends the last body byte.
-Requests without a slot (lifespan, WebSocket) pass straight through.
+The connector times each HTTP response itself when given a timer
+(``ASGIApplicationConnector._app_timer``): when the app was called, when it sent
+``http.response.start`` and when the response's last byte reached the client. The
+timer is the ``add_app_span`` of the recorder the run is filling now (``time_into``:
+the warm-up's, then the measured one's), so a response costs one list append here.
+
+``guarded_app`` wraps the app for two things a load run needs from the app's own task:
+an app's SystemExit fails its request instead of ending the run, and exceptions that
+came out of the app can be told from the client's own (``APP_CALL_CODE``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from contextvars import ContextVar
-from time import perf_counter_ns
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from .._types import ASGIApp, Message, Receive, Scope, Send
+from .._types import ASGIApp, Receive, Scope, Send
 
-__all__ = ("APP_CALL_CODE", "AppSystemExit", "AppTimes", "current_times", "timed_app")
+if TYPE_CHECKING:
+    from ..connector import ASGIApplicationConnector
+    from ._recorder import Recorder
 
-
-class AppTimes:
-    """perf_counter_ns stamps of one request inside the app; -1 when not reached."""
-
-    __slots__ = ("body_ns", "head_ns", "start_ns")
-
-    def __init__(self) -> None:
-        self.start_ns = self.head_ns = self.body_ns = -1
-
-    def reset(self) -> None:
-        self.start_ns = self.head_ns = self.body_ns = -1
-
-
-current_times: Final[ContextVar[AppTimes | None]] = ContextVar(
-    "aiohttp_asgi_fast_bench_app_times", default=None
-)
+__all__ = ("APP_CALL_CODE", "AppSystemExit", "guarded_app", "time_into")
 
 
 class AppSystemExit(Exception):
@@ -41,33 +29,20 @@ class AppSystemExit(Exception):
     since asyncio would let it end the whole run from the app's task."""
 
 
-def timed_app(app: ASGIApp) -> ASGIApp:
-    async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+def guarded_app(app: ASGIApp) -> ASGIApp:
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            times = current_times.get()
-            if times is None or scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-
-            # A plain function returning send()'s awaitable: no coroutine of its own.
-            def timed_send(message: Message) -> Awaitable[None]:
-                kind = message["type"]
-                if kind == "http.response.body":
-                    if not message.get("more_body", False):
-                        times.body_ns = perf_counter_ns()
-                elif kind == "http.response.start":
-                    times.head_ns = perf_counter_ns()
-                elif kind == "http.response.pathsend":
-                    times.body_ns = perf_counter_ns()
-                return send(message)
-
-            times.start_ns = perf_counter_ns()
-            await app(scope, receive, timed_send)
+            await app(scope, receive, send)
         except SystemExit as exc:
             raise AppSystemExit(f"the app raised SystemExit({exc.code!r})") from exc
 
-    return timed
+    return guarded
+
+
+def time_into(connector: ASGIApplicationConnector, recorder: Recorder) -> None:
+    """From now on the connector's HTTP responses record their app times in ``recorder``."""
+    connector._app_timer = recorder.add_app_span
 
 
 #: the code of the wrapper's frame: an exception whose traceback has it came from the app
-APP_CALL_CODE: Final = timed_app(None).__code__  # type: ignore[arg-type]
+APP_CALL_CODE: Final = guarded_app(None).__code__  # type: ignore[arg-type]

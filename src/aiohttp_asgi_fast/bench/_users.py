@@ -25,7 +25,7 @@ from ._appload import load_callable
 from ._errors import UsageError, origin
 from ._options import BenchOptions
 from ._recorder import APP_EXCEPTION, CONNECTOR, SCENARIO, STATUS, TIMEOUT, Recorder
-from ._timing import APP_CALL_CODE, AppSystemExit, AppTimes, current_times
+from ._timing import APP_CALL_CODE, AppSystemExit
 
 if TYPE_CHECKING:
     from ._runner import Schedule
@@ -75,42 +75,40 @@ def record_exception(recorder: Recorder, exc: BaseException, timeout: float | No
 
 
 def http_user(options: BenchOptions, picker: TargetPicker) -> User:
-    ok_status = options.is_ok_status
+    ok_statuses = options.ok_statuses
     timeout = options.timeout
     rate = options.rate
 
     async def user(schedule: Schedule, session: aiohttp.ClientSession) -> None:
         request = session.request
+        recorder = schedule.recorder
+        add_response = recorder.add_response
+        take_now = None if rate else schedule.take_now  # the closed model needs no wait
+        single = picker.single
         while True:
-            turn = await schedule.next_send()
-            if turn is None:
-                return
-            due, now = turn
-            target = picker.next()
-            times = AppTimes()
-            current_times.set(times)
+            if take_now is not None:
+                due = now = take_now()
+                if due < 0:
+                    return
+            else:
+                turn = await schedule.next_send()
+                if turn is None:
+                    return
+                due, now = turn
+            target = single or picker.next()
             try:
                 async with request(target.method, target.path, headers=target.headers,
                                    data=target.body) as response:
                     body = await response.read()
                     status = response.status
             except Exception as exc:
-                record_exception(schedule.recorder, exc, timeout)
+                record_exception(recorder, exc, timeout)
                 continue
-            done = perf_counter_ns()
-            recorder = schedule.recorder
-            sent = len(target.body) if target.body else 0
-            if ok_status(status):
-                recorder.record_ok(status, (done - due) // 1000,
-                                   (done - now) // 1000 if rate else -1, len(body), sent)
-                start = times.start_ns
-                if start >= 0:
-                    recorder.record_app_times(
-                        (times.head_ns - start) // 1000 if times.head_ns >= 0 else -1,
-                        (times.body_ns - start) // 1000 if times.body_ns >= 0 else -1,
-                    )
+            if status in ok_statuses:
+                add_response((due, now, perf_counter_ns(), status, len(body),
+                              target.body_size))
             else:
-                recorder.record_status_failure(status, len(body), sent)
+                recorder.record_status_failure(status, len(body), target.body_size)
 
     return user
 
@@ -137,12 +135,9 @@ def websocket_user(options: BenchOptions, path: str) -> User:
                     record_exception(recorder, exc, timeout)
                     ws = None
                     continue
-                done = perf_counter_ns()
                 if message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                    data = message.data
-                    size = len(data)
-                    recorder.record_ok(0, (done - due) // 1000, (done - now) // 1000, size,
-                                       len(payload))
+                    recorder.add_response((due, now, perf_counter_ns(), 0, len(message.data),
+                                           len(payload)))
                 else:
                     recorder.record_failure(CONNECTOR, f"websocket {message.type.name}",
                                             f"expected the echo, got {message.type.name} "
@@ -180,8 +175,8 @@ def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig
     """The scenario's user, and the trace config its sessions need for per-step figures.
 
     Each virtual user runs the scenario in its own session (its own cookies). A step's
-    latency runs from the request's start to its response head, and the app's times are
-    taken then (to the last body byte when the app had sent it by then). An iteration
+    latency runs from the request's start to its response head (the app's own times
+    are taken by ``timed_app``, as for plain requests). An iteration
     fails when the scenario raises or one of its requests gets a status the options do
     not accept.
     """
@@ -193,8 +188,6 @@ def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig
     async def on_start(_: Any, ctx: SimpleNamespace, params: Any) -> None:
         ctx.start = perf_counter_ns()
         ctx.name = _step_name.get() or f"{params.method} {params.url.path}"
-        ctx.times = AppTimes()
-        current_times.set(ctx.times)
 
     async def on_end(_: Any, ctx: SimpleNamespace, params: Any) -> None:
         recorder = current[0]
@@ -202,14 +195,8 @@ def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig
         stats.count += 1
         status = params.response.status
         stats.statuses[status] += 1
-        recorder.statuses[status] += 1
+        recorder.count_status(status)
         stats.latency.record_value((perf_counter_ns() - ctx.start) // 1000)
-        times = ctx.times
-        if times.start_ns >= 0 and times.head_ns >= 0:
-            recorder.record_app_times(
-                (times.head_ns - times.start_ns) // 1000,
-                (times.body_ns - times.start_ns) // 1000 if times.body_ns >= 0 else -1,
-            )
         if not ok_status(status):
             stats.failed += 1
             bad = _bad_step.get()
@@ -244,7 +231,6 @@ def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig
                 name, status = bad[0]
                 schedule.recorder.record_failure(STATUS, f"{name}: status {status}")
                 continue
-            done = perf_counter_ns()
-            schedule.recorder.record_ok(0, (done - due) // 1000, (done - now) // 1000, 0, 0)
+            schedule.recorder.add_response((due, now, perf_counter_ns(), 0, 0, 0))
 
     return user, trace
