@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Final
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ._cycle import RequestCycle
     from ._types import AppTimer, ASGIApp
     from ._websocket_cycle import WebSocketCycle
+    from .types import ASGIApp as ASGIAppType
 
 __all__ = ("ASGIApplicationConnector",)
 
@@ -49,7 +51,7 @@ class ASGIApplicationConnector(BaseConnector):
     ``force_close`` and ``keepalive_timeout`` mean what they mean on ``TCPConnector``.
 
     :param app: an ASGI 3 application; an ASGI 2 double callable is adapted (see
-        ``interface``).
+        ``interface``). Typed as :data:`aiohttp_asgi_fast.types.ASGIApp`.
     :param root_path: ``scope["root_path"]``, the mount point; ``scope["path"]`` is the
         request path as the client sent it (as in aiohttp-asgi-connector).
     :param propagate_exceptions: when True (default) an exception the app raises before
@@ -85,11 +87,14 @@ class ASGIApplicationConnector(BaseConnector):
         fields, RFC 9112 §2.1) and chunked trailer section parsed, in bytes; a larger one
         fails that request with :class:`~aiohttp_asgi_fast.RequestParseError` naming the
         limit and the size.
+    :param enable_cleanup_closed: passed to ``BaseConnector`` (aiohttp 3.8-3.14).
+    :param timeout_ceil_threshold: passed to ``BaseConnector`` (aiohttp >= 3.9; a
+        ``TypeError`` on 3.8).
     """
 
     def __init__(
         self,
-        app: Any,
+        app: ASGIAppType,
         root_path: str = "",
         loop: asyncio.AbstractEventLoop | None = None,
         *,
@@ -105,7 +110,8 @@ class ASGIApplicationConnector(BaseConnector):
         decompress_requests: bool = False,
         interface: Interface = "auto",
         max_request_head_size: int = MAX_HEAD_SIZE,
-        **connector_options: Any,
+        enable_cleanup_closed: bool = False,
+        timeout_ceil_threshold: float = _UNSET,
     ) -> None:
         self._app: ASGIApp = as_asgi3(app, interface)
         max_request_head_size = check_max_head_size(
@@ -133,8 +139,17 @@ class ASGIApplicationConnector(BaseConnector):
             raise TypeError(
                 f"client must be a (host: str, port: int) tuple or None, got {client!r}"
             )
+        # Every BaseConnector option is named above, so a misspelt one is a type error
+        # (and a TypeError) here; only what the caller set is forwarded.
+        connector_options: dict[str, Any] = {}
         if keepalive_timeout is not _UNSET:
             connector_options["keepalive_timeout"] = keepalive_timeout
+        if enable_cleanup_closed:
+            connector_options["enable_cleanup_closed"] = enable_cleanup_closed
+        if timeout_ceil_threshold is not _UNSET:
+            if "timeout_ceil_threshold" not in inspect.signature(BaseConnector).parameters:
+                raise TypeError("timeout_ceil_threshold needs aiohttp >= 3.9")
+            connector_options["timeout_ceil_threshold"] = timeout_ceil_threshold
         super().__init__(
             loop=loop,
             limit=limit,
