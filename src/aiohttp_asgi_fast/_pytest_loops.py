@@ -4,9 +4,10 @@ The plugin's async fixtures are plain ``async def`` functions tagged with
 :func:`async_fixture`. When one is set up, :func:`prepare_async_fixture` hands it to the
 async plugin that runs the test:
 
-- anyio (the test uses the ``anyio_backend`` fixture): anyio's plugin runs it in its
-  runner, as any async fixture of an anyio test; a backend other than asyncio is
-  skipped here (aiohttp runs on asyncio only).
+- anyio (the test uses the ``anyio_backend`` fixture): an unmarked copy, which anyio's
+  plugin runs in its runner, as any async fixture of an anyio test; a backend other
+  than asyncio is skipped here (aiohttp runs on asyncio only). (pytest-asyncio's auto
+  mode claims every async fixture and test, so anyio tests want its strict mode.)
 - pytest-asyncio otherwise: a copy of the function, marked as a ``pytest_asyncio``
   fixture whose ``loop_scope`` is the test's own loop scope, so fixture and test share
   one loop whatever ``asyncio_default_fixture_loop_scope`` says.
@@ -30,13 +31,44 @@ SCOPES: Final = ("function", "class", "module", "package", "session")
 
 _TAG: Final = "_aiohttp_asgi_fast_async_fixture"
 
-_marked_copies: dict[tuple[Callable[..., Any], str], Callable[..., Any]] = {}
+_copies: dict[tuple[Callable[..., Any], str], Callable[..., Any]] = {}
 
 
 def async_fixture(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Tag one of the plugin's async fixture functions (applied under ``pytest.fixture``)."""
+    """Tag one of the plugin's async fixture functions (applied under ``pytest.fixture``).
+
+    It is also marked as a pytest-asyncio fixture, so pytest-asyncio's strict mode sees
+    an asyncio fixture when it inspects the test's fixtures; which copy actually runs
+    is chosen per test by :func:`prepare_async_fixture`.
+    """
     setattr(func, _TAG, True)
+    _mark_for_pytest_asyncio(func, None)
     return func
+
+
+def _mark_for_pytest_asyncio(func: Callable[..., Any], loop_scope: str | None) -> None:
+    # What pytest_asyncio.fixture(loop_scope=...) sets on the function it marks
+    # (pytest-asyncio >= 0.24); its public decorator returns a pytest fixture
+    # definition, not a function we could put on the FixtureDef.
+    func._force_asyncio_fixture = True  # type: ignore[attr-defined]
+    func._loop_scope = loop_scope  # type: ignore[attr-defined]
+
+
+def _copy(func: Callable[..., Any], loop_scope: str | None) -> Callable[..., Any]:
+    """A copy of ``func``: marked for pytest-asyncio with ``loop_scope``, or (None)
+    unmarked, for anyio's plugin."""
+    key = (func, loop_scope or "")
+    copy = _copies.get(key)
+    if copy is None:
+        assert isinstance(func, types.FunctionType)
+        new = types.FunctionType(func.__code__, func.__globals__, func.__name__,
+                                 func.__defaults__, func.__closure__)
+        new.__kwdefaults__ = func.__kwdefaults__
+        new.__qualname__ = func.__qualname__
+        if loop_scope is not None:
+            _mark_for_pytest_asyncio(new, loop_scope)
+        copy = _copies[key] = new
+    return copy
 
 
 def _backend_name(backend: Any) -> str:
@@ -57,24 +89,6 @@ def _test_loop_scope(item: pytest.Item) -> str:
     return str(scope or "function")
 
 
-def _asyncio_fixture_copy(func: Callable[..., Any], loop_scope: str) -> Callable[..., Any]:
-    key = (func, loop_scope)
-    copy = _marked_copies.get(key)
-    if copy is None:
-        assert isinstance(func, types.FunctionType)
-        copy = types.FunctionType(func.__code__, func.__globals__, func.__name__,
-                                  func.__defaults__, func.__closure__)
-        copy.__kwdefaults__ = func.__kwdefaults__
-        copy.__qualname__ = func.__qualname__
-        # What pytest_asyncio.fixture(loop_scope=...) sets on the function it marks
-        # (pytest-asyncio >= 0.24); its public decorator returns a pytest fixture
-        # definition instead of a function we could put on the FixtureDef.
-        copy._force_asyncio_fixture = True  # type: ignore[attr-defined]
-        copy._loop_scope = loop_scope  # type: ignore[attr-defined]
-        _marked_copies[key] = copy
-    return copy
-
-
 def _item_of(request: pytest.FixtureRequest) -> pytest.Item:
     # A wider-scoped fixture's request.node is its module or session; the test that
     # set it up is the private _pyfuncitem (pytest has no public name for it).
@@ -92,12 +106,12 @@ def prepare_async_fixture(fixturedef: Any, request: pytest.FixtureRequest) -> An
         if name != "asyncio":
             pytest.skip(f"{fixturedef.argname}: aiohttp runs on asyncio only, and this "
                         f"test's anyio backend is {name!r}")
-        return None  # anyio's plugin runs it in the test's runner
+        return _copy(func, None)  # unmarked: anyio's plugin runs it in the test's runner
     if not request.config.pluginmanager.has_plugin("asyncio"):
         pytest.fail(f"{fixturedef.argname} is an async fixture: run the test with "
                     "pytest-asyncio (@pytest.mark.asyncio or asyncio_mode = auto) or anyio "
                     "(@pytest.mark.anyio)", pytrace=False)
-    return _asyncio_fixture_copy(func, _test_loop_scope(_item_of(request)))
+    return _copy(func, _test_loop_scope(_item_of(request)))
 
 
 def _wider(scope: str, than: str) -> bool:
