@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import re
 
 import aiohttp_asgi_fast
 
@@ -33,3 +34,13 @@ def test_license_file_is_installed() -> None:
     files = [f for f in dist.files or () if f.name == "LICENSE"]
     assert files, "LICENSE not in the installed distribution"
     assert "BSD" in files[0].read_text()
+
+
+def test_long_description_links_work_on_the_index_page() -> None:
+    # PyPI shows README.md without the repository: every link must be absolute.
+    description = importlib.metadata.metadata(DIST)["Description"] or ""
+    assert "ASGIApplicationConnector" in description
+    links = re.findall(r"\]\(([^)\s]+)\)", description)
+    assert links
+    relative = [link for link in links if not link.startswith(("https://", "http://"))]
+    assert relative == []
