@@ -10,12 +10,14 @@ One transport serves many requests in sequence (keep-alive), like a TCP connecti
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
 from . import _aiohttp_compat
 from ._cycle import RequestCycle
+from ._hang import report_abandoned_app
 from ._hotpath import RequestParser
 from ._websocket_cycle import WebSocketCycle
 from .exceptions import ASGIAppError, ClientDisconnectedError, RequestParseError
@@ -145,8 +147,23 @@ class InMemoryTransport(asyncio.Transport):
         """The client closed the connection: tell the app, then the protocol."""
         if self._closing:
             return
+        failure = sys.exc_info()[1]
+        if failure is not None:  # aiohttp closes from an except block: see _hang.py
+            self._report_abandoned_app(failure)
         self._shutdown()
         self.loop.call_soon(self._protocol.connection_lost, None)
+
+    def _report_abandoned_app(self, failure: BaseException) -> None:
+        """A timeout or cancellation closes the connection while the app still works
+        on the current request: say where the app is stuck."""
+        cycle = self._cycle
+        if cycle is None or not isinstance(failure, (asyncio.CancelledError, asyncio.TimeoutError)):
+            return
+        if isinstance(cycle, RequestCycle) and cycle._wire_done:
+            return  # the client had the whole response: it was not waiting on the app
+        task = self._connector._app_tasks.get(cycle)
+        if task is not None and not task.done():
+            report_abandoned_app(failure, cycle, task)
 
     def abort(self) -> None:
         self.close()

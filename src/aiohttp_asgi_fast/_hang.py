@@ -1,0 +1,109 @@
+"""Hang diagnostics: where the app is stuck when the client gives up on a request.
+
+When a request times out (``ClientTimeout`` ``total``, ``sock_read``...) or the task
+awaiting it is cancelled while the app still runs, aiohttp closes the connection from
+the ``except`` block the exception passes through: ``InMemoryTransport.close()`` then
+sees it in ``sys.exc_info()``. For a timeout that is the very exception the caller gets
+(aiohttp 3.8 through 3.14); for a cancellation (``asyncio.wait_for``, ``task.cancel()``)
+it is the ``CancelledError``, which ``wait_for`` raises its ``TimeoutError`` from. The
+app task's stack is attached to it as a note (Python 3.11+) and logged at INFO on the
+``aiohttp_asgi_fast`` logger. Nothing here runs for a request that did not fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import linecache
+import logging
+import os
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Final
+
+from ._app_steps import run_steps
+
+if TYPE_CHECKING:
+    from ._cycle import RequestCycle
+    from ._websocket_cycle import WebSocketCycle
+
+__all__ = ("app_stack", "report_abandoned_app")
+
+logger: Final = logging.getLogger("aiohttp_asgi_fast")
+
+# This package's own frames (the cycle's run(), run_steps) are left out of the stack.
+_PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_RUN_STEPS_CODE: Final = run_steps.__code__
+_MAX_DEPTH: Final = 500  # a cycle of awaitables cannot loop forever
+
+
+def _frame_of(awaitable: Any) -> FrameType | None:
+    for name in ("cr_frame", "gi_frame", "ag_frame"):
+        frame = getattr(awaitable, name, None)
+        if frame is not None:
+            return frame  # type: ignore[no-any-return]
+    return None
+
+
+def _awaited_by(awaitable: Any, frame: FrameType) -> Any:
+    """What the suspended ``awaitable`` (running ``frame``) is waiting on."""
+    if frame.f_code is _RUN_STEPS_CODE:
+        # run_steps drives the app's awaitable by hand, so no cr_await leads on: its
+        # frame holds the awaitable (a coroutine) or the iterator it steps.
+        local_vars = frame.f_locals
+        app_awaitable = local_vars.get("awaitable")
+        if _frame_of(app_awaitable) is not None:
+            return app_awaitable
+        return local_vars.get("steps")
+    for name in ("cr_await", "gi_yieldfrom", "ag_await"):
+        target = getattr(awaitable, name, None)
+        if target is not None:
+            return target
+    return None
+
+
+def app_stack(task: asyncio.Task[Any]) -> list[str]:
+    """The suspended ``task``'s stack, outermost first: ``file:line in function`` and
+    the source line for each frame, following ``await`` through coroutines,
+    generators, this package's ``run_steps`` and awaited tasks."""
+    lines: list[str] = []
+    awaitable: Any = task.get_coro()
+    for _ in range(_MAX_DEPTH):
+        if awaitable is None:
+            break
+        if isinstance(awaitable, asyncio.Task):
+            lines.append(f"  (awaiting task {awaitable.get_name()!r})")
+            awaitable = awaitable.get_coro()
+            continue
+        frame = _frame_of(awaitable)
+        if frame is None:
+            break  # a Future, or an iterator that exposes nothing
+        code = frame.f_code
+        filename = code.co_filename
+        if not filename.startswith(_PACKAGE_DIR):
+            lineno = frame.f_lineno
+            name = getattr(code, "co_qualname", code.co_name)
+            lines.append(f"  {filename}:{lineno} in {name}")
+            source = linecache.getline(filename, lineno).strip()
+            if source:
+                lines.append(f"    {source}")
+        awaitable = _awaited_by(awaitable, frame)
+    return lines
+
+
+def report_abandoned_app(
+    exc: BaseException, cycle: RequestCycle | WebSocketCycle, task: asyncio.Task[Any]
+) -> None:
+    """The client gave up on ``cycle`` with ``exc`` while its app ``task`` runs: add
+    where the app is to ``exc`` (Python 3.11+) and log it."""
+    scope = cycle.scope
+    what = f"{scope.get('method', 'WebSocket')} {scope.get('path', '')}"
+    stack = "\n".join(app_stack(task)) or "  (no Python frames to show)"
+    message = (
+        f"the ASGI application was still running when the client gave up on {what} "
+        f"({type(exc).__name__}); where it is, innermost last:\n{stack}"
+    )
+    add_note = getattr(exc, "add_note", None)  # Python 3.11+
+    if add_note is not None:
+        add_note(message)
+    # INFO, not WARNING: the caller chose to give up, the app did not fail (README,
+    # "Failures": only an app's failure is logged at ERROR).
+    logger.info("%s", message[0].upper() + message[1:])
