@@ -157,15 +157,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     check_loop_scopes(items, _ASYNC_FIXTURES, config.getini("asgi_lifespan_scope"))
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Any:
+# An old-style wrapper (pluggy < 1.2 has no wrapper=True), first of all wrappers so
+# pytest-asyncio's and anyio's see the function it puts in place.
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Iterator[None]:
     replacement = prepare_async_fixture(fixturedef, request)
     if replacement is None:
-        return (yield)
+        yield
+        return
     original = fixturedef.func
     fixturedef.func = replacement
     try:
-        return (yield)
+        yield
     finally:
         fixturedef.func = original
 
