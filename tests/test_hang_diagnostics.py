@@ -289,3 +289,34 @@ def test_pytest_shows_where(pytester: pytest.Pytester) -> None:
     # with --log-level=INFO); only the log on 3.10
     assert len(lines) == (2 if HAS_NOTES else 1), result.outlines
 
+
+
+async def test_unreadable_awaitable_keeps_the_callers_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An awaitable the stack walk cannot read: the caller still gets its own
+    timeout, and the failure to tell is logged."""
+
+    class Unreadable:
+        @property
+        def cr_frame(self) -> Any:
+            raise RuntimeError("unreadable frame")
+
+        def __await__(self) -> Any:
+            return asyncio.Event().wait().__await__()
+
+    def app(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        return Unreadable()
+
+    timeout = aiohttp.ClientTimeout(total=0.2)
+    async with make_session(
+        app, interface="asgi3", session_options={"timeout": timeout}
+    ) as session:
+        with pytest.raises(asyncio.TimeoutError) as info:
+            await session.get("/")
+    assert notes_in_chain(info.value) == []
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert [record.getMessage() for record in errors] == [
+        "Could not tell where the ASGI application is stuck"
+    ]
+    assert isinstance(errors[0].exc_info and errors[0].exc_info[1], RuntimeError)

@@ -10,6 +10,7 @@ One transport serves many requests in sequence (keep-alive), like a TCP connecti
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from .connector import ASGIApplicationConnector
 
 __all__ = ("InMemoryTransport",)
+
+logger: Final = logging.getLogger("aiohttp_asgi_fast")
 
 # An app's exception of these types is never raised to the caller as is (see
 # fail_pending_response): aiohttp would take it for one of its own.
@@ -163,7 +166,10 @@ class InMemoryTransport(asyncio.Transport):
             return  # the client had the whole response: it was not waiting on the app
         task = self._connector._app_tasks.get(cycle)
         if task is not None and not task.done():
-            report_abandoned_app(failure, cycle, task)
+            try:
+                report_abandoned_app(failure, cycle, task)
+            except Exception:  # never replace the caller's error with our own
+                logger.exception("Could not tell where the ASGI application is stuck")
 
     def abort(self) -> None:
         self.close()
