@@ -417,3 +417,29 @@ async def test_async(loop_id):
 ''')
     result = pytester.runpytest("-W", "error")
     result.assert_outcomes(passed=2)
+
+
+def test_shared_lifespan_across_async_plugins_is_a_clear_error(
+        pytester: pytest.Pytester) -> None:
+    _setup(pytester, "asyncio_default_fixture_loop_scope = session\n"
+           "asyncio_default_test_loop_scope = session\n"
+           "asgi_app = rawapp:app\nasgi_lifespan_scope = session\n", test_mixed='''
+import pytest
+
+@pytest.fixture(scope="session")
+def anyio_backend():
+    return "asyncio"
+
+@pytest.mark.asyncio
+async def test_asyncio(asgi_client):
+    async with asgi_client.get("/who") as resp:
+        assert resp.status == 200
+
+@pytest.mark.anyio
+async def test_anyio(asgi_client):
+    pass
+''')
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*asgi_lifespan_scope = session: the app's connector (and "
+                                 "lifespan) of this session lives in another event loop*"])

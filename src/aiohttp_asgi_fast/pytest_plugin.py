@@ -62,6 +62,7 @@ after the sessions closed; both name the requests.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -224,6 +225,14 @@ def asgi_app(request: pytest.FixtureRequest) -> Iterator[Any]:
         yield app
 
 
+class _Connectors:
+    """One lifespan scope's connectors (by ``id(app)``), all in its event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.by_app: dict[int, tuple[Any, ASGIApplicationConnector]] = {}
+
+
 def _lifespan_scope(fixture_name: str, config: pytest.Config) -> Any:
     scope = config.getini("asgi_lifespan_scope")
     return scope if scope in SCOPES else "function"
@@ -231,13 +240,13 @@ def _lifespan_scope(fixture_name: str, config: pytest.Config) -> Any:
 
 @pytest.fixture(scope=_lifespan_scope)
 @async_fixture
-async def _asgi_connectors() -> AsyncIterator[dict[int, tuple[Any, ASGIApplicationConnector]]]:
+async def _asgi_connectors() -> AsyncIterator[_Connectors]:
     """The connectors of this lifespan scope, one per app; closed (lifespan shutdown)
     when the scope ends."""
-    connectors: dict[int, tuple[Any, ASGIApplicationConnector]] = {}
+    connectors = _Connectors(asyncio.get_running_loop())
     yield connectors
     failures = []
-    for _app, connector in connectors.values():
+    for _app, connector in connectors.by_app.values():
         try:
             await connector.close()
         except Exception as exc:
@@ -247,9 +256,17 @@ async def _asgi_connectors() -> AsyncIterator[dict[int, tuple[Any, ASGIApplicati
                     + "; ".join(failures), pytrace=False)
 
 
-async def _connector_for(app: Any, connectors: dict[int, tuple[Any, ASGIApplicationConnector]],
+async def _connector_for(app: Any, connectors: _Connectors,
                          config: pytest.Config) -> ASGIApplicationConnector:
-    entry = connectors.get(id(app))
+    if asyncio.get_running_loop() is not connectors.loop:
+        scope = config.getini("asgi_lifespan_scope")
+        pytest.fail(
+            f"asgi_lifespan_scope = {scope}: the app's connector (and lifespan) of this "
+            f"{scope} lives in another event loop than this test's (pytest-asyncio and "
+            "anyio, or different asyncio loop scopes, in one scope): run the tests that "
+            "share it with one async plugin and one loop scope, or set "
+            "asgi_lifespan_scope = function", pytrace=False)
+    entry = connectors.by_app.get(id(app))
     if entry is not None:
         return entry[1]
     from .connector import ASGIApplicationConnector
@@ -262,7 +279,7 @@ async def _connector_for(app: Any, connectors: dict[int, tuple[Any, ASGIApplicat
         root_path=config.getini("asgi_root_path"),
         propagate_exceptions=bool(config.getini("asgi_propagate_exceptions")),
     )
-    connectors[id(app)] = (app, connector)
+    connectors.by_app[id(app)] = (app, connector)
     if mode != "off":
         try:
             await connector.startup()
@@ -278,7 +295,7 @@ async def _connector_for(app: Any, connectors: dict[int, tuple[Any, ASGIApplicat
 @async_fixture
 async def asgi_connector(
     request: pytest.FixtureRequest, asgi_app: Any,
-    _asgi_connectors: dict[int, tuple[Any, ASGIApplicationConnector]],
+    _asgi_connectors: _Connectors,
 ) -> AsyncIterator[ASGIApplicationConnector]:
     """The ``ASGIApplicationConnector`` running ``asgi_app``, lifespan started."""
     connector = await _connector_for(asgi_app, _asgi_connectors, request.config)
