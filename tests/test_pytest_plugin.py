@@ -443,3 +443,28 @@ async def test_anyio(asgi_client):
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*asgi_lifespan_scope = session: the app's connector (and "
                                  "lifespan) of this session lives in another event loop*"])
+
+
+def test_connector_override_keeps_client_and_checks(pytester: pytest.Pytester) -> None:
+    _setup(pytester, AUTO + "asgi_app = rawapp:app\n", conftest='''
+import pytest
+from aiohttp_asgi_fast import ASGIApplicationConnector
+
+@pytest.fixture
+async def asgi_connector(asgi_app):
+    connector = ASGIApplicationConnector(asgi_app, root_path="/mounted")
+    yield connector
+    await connector.close()
+''', test_override='''
+async def test_root_path(asgi_client, asgi_connector):
+    assert asgi_connector.root_path == "/mounted"
+    async with asgi_client.get("/who") as resp:
+        assert resp.status == 200
+
+async def test_unreleased(asgi_client):
+    await asgi_client.get("/stream")
+''')
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_unreleased*",
+                                 "*never read or released: GET /stream (200)*"])

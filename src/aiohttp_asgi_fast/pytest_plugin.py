@@ -12,13 +12,15 @@ Which app (first found wins):
 3. the ini option ``asgi_app = pkg.module:app``.
 
 ``module:attribute`` as uvicorn (the attribute may be dotted: ``main:api.app``), with
-the rootdir and the current directory importable. ``asgi_app_factory = true`` (ini)
-makes the object named by 2 or 3 a factory called with no arguments. Or override the
+the rootdir and the current directory importable (prepended to ``sys.path``).
+``asgi_app_factory = true`` (ini) makes the object named by 2 or 3 a factory called
+with no arguments. Or override the
 ``asgi_app`` fixture in a conftest.py. An app is loaded once per session (a factory is
 called once); a bad one is a one-line setup error naming the option it came from.
 
 Fixtures (async ones run in the test's event loop, with pytest-asyncio in strict or
-auto mode or with anyio's plugin on its asyncio backend):
+auto mode, or with anyio's plugin in strict mode on its asyncio backend; another anyio
+backend, e.g. trio, is skipped: aiohttp runs on asyncio only):
 
 ``asgi_app``
     the app. FastAPI's ``app.dependency_overrides`` is restored after each test.
@@ -46,18 +48,25 @@ ini options:
     session (per xdist worker). With pytest-asyncio, tests using the fixtures must run
     in an event loop at least that wide (``asyncio_default_test_loop_scope``); with
     anyio, ``anyio_backend`` must be at least that wide. Collection fails otherwise,
-    naming the line to add.
+    naming the line to add. Tests sharing one connector must share its event loop:
+    a pytest-asyncio test and an anyio test in one module/session scope is a setup
+    error (function scope mixes them freely). With ``asgi_app`` overridden by a
+    function-scoped fixture that builds a new app per test, each test gets its own
+    connector and lifespan whatever this scope.
 ``asgi_root_path`` (default ""), ``asgi_propagate_exceptions`` (default true)
     the connector's ``root_path`` and ``propagate_exceptions``. For any other connector
     option, override ``asgi_connector`` in a conftest.py (an async fixture of your async
-    plugin that yields your own connector and closes it).
+    plugin that yields your own connector and closes it); ``asgi_client`` and
+    ``asgi_client_factory`` then use it, and still check responses at teardown.
 
 At teardown a test fails (an error at teardown) when a response from the plugin's
 sessions was never read or released, or when an app call is still running a second
 after the sessions closed; both name the requests.
 
 ``--asgi-pure`` runs the suite on the pure-Python hot path, as
-``AIOHTTP_ASGI_NO_EXTENSIONS=1`` does; pytest's header shows the hot path in use.
+``AIOHTTP_ASGI_NO_EXTENSIONS=1`` does (set before the hot path is first imported; if
+something imported it earlier, the option is a usage error asking for the variable);
+pytest's header shows the hot path in use.
 """
 
 from __future__ import annotations
