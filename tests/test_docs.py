@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from aiohttp_asgi_fast import IMPLEMENTATION
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_TIMEOUT = 120.0
 
@@ -162,6 +164,11 @@ class SectionRun:
             *_pytest_args(self.pytester, args), *modules, timeout=RUN_TIMEOUT
         )
         self.last_output = result.outlines + result.errlines
+        # The plugin's header names the hot path: the guide ran in this suite's mode.
+        assert f": hot path {IMPLEMENTATION}" in "\n".join(result.outlines), (
+            f"{block.where}: not run on the {IMPLEMENTATION} hot path:\n"
+            + "\n".join(self.last_output)
+        )
         return result
 
     def check_passed(self, block: Block, result: pytest.RunResult, modules: list[str]) -> None:
