@@ -20,7 +20,10 @@ called once); a bad one is a one-line setup error naming the option it came from
 
 Fixtures (async ones run in the test's event loop, with pytest-asyncio in strict or
 auto mode, or with anyio's plugin in strict mode on its asyncio backend; another anyio
-backend, e.g. trio, is skipped: aiohttp runs on asyncio only):
+backend, e.g. trio, is skipped: aiohttp runs on asyncio only). Built for
+pytest-asyncio >= 0.24 (``loop_scope``; tested with 1.x); with 0.23, which wraps async
+fixtures at collection, only ``asgi_lifespan_scope = function`` and no anyio tests in
+the same run:
 
 ``asgi_app``
     the app. FastAPI's ``app.dependency_overrides`` is restored after each test.
