@@ -122,17 +122,42 @@ DOC_PATHS = sorted(DOCS.glob("*.md"))
 PARSED = {path.name: parse(path) for path in DOC_PATHS}
 
 
+def _mergeable(section: Section) -> bool:
+    """Only files and test modules expected to pass: it can share a run with its neighbours."""
+    return all(
+        block.kind == "file"
+        or (block.kind == "pytest" and not any(a.startswith("outcome=") for a in block.args))
+        for block in section.blocks
+    )
+
+
+def _section_groups(sections: list[Section]) -> list[list[Section]]:
+    groups: list[list[Section]] = []
+    for section in sections:
+        if groups and _mergeable(section) and _mergeable(groups[-1][-1]):
+            groups[-1].append(section)
+        else:
+            groups.append([section])
+    return groups
+
+
 def _section_params() -> list[object]:
+    """Runs of consecutive sections: those with only files and passing test modules share
+    one pytest run (the suite's runtime); a section that runs a command, a script or an
+    expected failure runs alone. Each run starts with the files written before it."""
     params = []
     for name, parsed in PARSED.items():
         files: dict[str, str] = {}
-        for section in parsed.sections:
-            runnable = [b for b in section.blocks if b.kind != "file"]
-            if runnable:
-                params.append(pytest.param(section, dict(files), id=f"{name}::{section.title}"))
-            for block in section.blocks:
-                if block.kind == "file":
-                    files[block.args[0]] = block.text
+        for group in _section_groups(parsed.sections):
+            if any(block.kind != "file" for section in group for block in section.blocks):
+                more = f" (+{len(group) - 1} sections)" if len(group) > 1 else ""
+                params.append(
+                    pytest.param(group, dict(files), id=f"{name}::{group[0].title}{more}")
+                )
+            for section in group:
+                for block in section.blocks:
+                    if block.kind == "file":
+                        files[block.args[0]] = block.text
     return params
 
 
@@ -152,9 +177,8 @@ def _pytest_args(pytester: pytest.Pytester, args: list[str]) -> list[str]:
 
 
 class SectionRun:
-    def __init__(self, pytester: pytest.Pytester, section: Section) -> None:
+    def __init__(self, pytester: pytest.Pytester) -> None:
         self.pytester = pytester
-        self.section = section
         self.pending: list[str] = []  # test modules not yet run
         self.last_output: list[str] | None = None
         self.last_block: Block | None = None
@@ -262,11 +286,14 @@ class SectionRun:
                 pytest.fail(f"{block.where}: unsupported shell command {command!r}")
 
 
-@pytest.mark.parametrize(("section", "files"), _section_params())
-def test_section(pytester: pytest.Pytester, section: Section, files: dict[str, str]) -> None:
-    run = SectionRun(pytester, section)
+@pytest.mark.parametrize(("sections", "files"), _section_params())
+def test_sections(
+    pytester: pytest.Pytester, sections: list[Section], files: dict[str, str]
+) -> None:
+    run = SectionRun(pytester)
     for name, text in files.items():
         run.write(name, text)
-    for block in section.blocks:
-        run.run_block(block)
+    for section in sections:
+        for block in section.blocks:
+            run.run_block(block)
     run.flush()
