@@ -51,6 +51,7 @@ class Block:
     kind: str
     args: list[str]
     text: str
+    needs: str | None = None  # a module the block needs; without it, only compiled
 
     @property
     def where(self) -> str:
@@ -103,12 +104,15 @@ def parse(path: Path) -> ParsedDoc:
         elif marker["kind"] not in KINDS:
             errors.append(f"{path.name}:{index + 1}: unknown block kind {marker['kind']!r}")
         else:
+            args = shlex.split(marker["args"])
+            needs = [arg.removeprefix("needs=") for arg in args if arg.startswith("needs=")]
             block = Block(
                 path.name,
                 index + 1,
                 marker["kind"],
-                shlex.split(marker["args"]),
+                [arg for arg in args if not arg.startswith("needs=")],
                 "\n".join(lines[index + 1 : end]) + "\n",
+                needs[0] if needs else None,
             )
             if block.kind == "file" and len(block.args) != 1:
                 errors.append(f"{block.where}: 'file' takes one PATH, got {block.args!r}")
@@ -170,7 +174,27 @@ def test_every_block_is_executed(name: str) -> None:
     assert PARSED[name].errors == []
 
 
-def _pytest_args(pytester: pytest.Pytester, args: list[str]) -> list[str]:
+def test_parse_rejects_unmarked_blocks(tmp_path: Path) -> None:
+    doc = tmp_path / "guide.md"
+    doc.write_text(
+        "# Guide\n\n<!-- test: file app.py -->\n```python\napp = None\n```\n\n"
+        "Text, then a block nobody runs:\n\n```python\nprint('hi')\n```\n\n"
+        "<!-- test: frobnicate -->\n```\nx\n```\n\n<!-- test: pytest -->\n```python\n",
+        encoding="utf-8",
+    )
+    parsed = parse(doc)
+    assert parsed.errors == [
+        "guide.md:10: fenced block without a '<!-- test: KIND -->' comment on the line "
+        "before it (kinds: file, output, pytest, python, shell)",
+        "guide.md:15: unknown block kind 'frobnicate'",
+        "guide.md:20: fenced block never closed",
+    ]
+    assert [(b.kind, b.args, b.text) for b in parsed.sections[0].blocks] == [
+        ("file", ["app.py"], "app = None\n")
+    ]
+
+
+def _pytest_args(args: list[str]) -> list[str]:
     # The guides run under whatever hot-path mode this suite runs in (the subprocess
     # inherits AIOHTTP_ASGI_NO_EXTENSIONS); -rA lists every passing test by name.
     return ["-p", "no:cacheprovider", "-rA", *args]
@@ -185,7 +209,7 @@ class SectionRun:
 
     def run_pytest(self, block: Block, args: list[str], modules: list[str]) -> pytest.RunResult:
         result = self.pytester.runpytest_subprocess(
-            *_pytest_args(self.pytester, args), *modules, timeout=RUN_TIMEOUT
+            *_pytest_args(args), *modules, timeout=RUN_TIMEOUT
         )
         self.last_output = result.outlines + result.errlines
         # The plugin's header names the hot path: the guide ran in this suite's mode.
@@ -218,11 +242,9 @@ class SectionRun:
         return f"test_l{block.line}.py"
 
     def run_block(self, block: Block) -> None:
-        needs = [arg.removeprefix("needs=") for arg in block.args if arg.startswith("needs=")]
-        if needs and importlib.util.find_spec(needs[0]) is None:
+        if block.needs is not None and importlib.util.find_spec(block.needs) is None:
             compile(block.text, block.where, "exec")  # at least valid Python
             return
-        block.args = [arg for arg in block.args if not arg.startswith("needs=")]
         if block.kind == "file":
             if (self.pytester.path / block.args[0]).exists():
                 self.flush()  # the modules before it run with the file they were written for
