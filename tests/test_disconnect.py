@@ -222,3 +222,36 @@ async def test_app_that_handles_cancellation_and_awaits_again_finishes_cleanup()
         await asyncio.wait_for(resp.content.readexactly(1), 5)
         resp.release()
     assert cleaned_up
+
+
+async def test_starlette_client_disconnect_after_an_early_release_is_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Starlette turns send()'s ClientDisconnectedError into its own ClientDisconnect
+    (raised while handling it): the client left, which is no app error to log."""
+    from starlette.applications import Starlette
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    async def endless() -> Any:
+        while True:
+            yield b"data: tick\n\n"
+            await asyncio.sleep(0.001)
+
+    async def stream(request: Any) -> StreamingResponse:
+        return StreamingResponse(endless(), media_type="text/event-stream")
+
+    app = Starlette(routes=[Route("/stream", stream)])
+    async with make_session(app) as session:
+        response = await session.get("/stream")
+        assert await response.content.readline() == b"data: tick\n"
+        response.release()
+        connector = session.connector
+        assert connector is not None
+        for _ in range(200):  # the app call ends once it hears of the disconnect
+            if not connector.running_app_calls:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.005)
+        assert not connector.running_app_calls  # type: ignore[attr-defined]
+    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -33,6 +33,19 @@ _INTERNAL_ERROR: Final = close_head(INTERNAL_ERROR_RESPONSE)
 _INTERNAL_ERROR_HEAD: Final = _INTERNAL_ERROR[: _INTERNAL_ERROR.index(b"\r\n\r\n") + 4]
 
 
+def _from_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, send()'s ClientDisconnectedError
+    (Starlette turns it into its own ClientDisconnect): the client left, no app error."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 20:  # a chain, bounded (chains can loop)
+        if isinstance(current, ClientDisconnectedError):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
 class AppOutcome:
     """RequestCycle's app task (the state is RequestCycle's)."""
 
@@ -123,7 +136,7 @@ class AppOutcome:
         """The app raised, or ended without completing its response: what the client
         gets depends on how much of the response reached it (README, "Failures")."""
         if self.disconnected and not self._wire_done:
-            if not isinstance(exc, ClientDisconnectedError):
+            if not _from_disconnect(exc):
                 logger.error("Exception in ASGI application after the client left", exc_info=exc)
             return
         whole = self._whole_response
