@@ -325,3 +325,23 @@ async def test_unreadable_awaitable_keeps_the_callers_error(
         "Could not tell where the ASGI application is stuck"
     ]
     assert isinstance(errors[0].exc_info and errors[0].exc_info[1], RuntimeError)
+
+
+@pytest.mark.skipif(not HAS_NOTES, reason="exception notes are new in Python 3.11 (the log has it)")
+async def test_an_awaited_task_shows_the_apps_awaiting_line() -> None:
+    """The walk ends where the app awaits another task (no frame to follow there): the
+    note shows the app's own line, not the other task's."""
+
+    async def inner() -> None:
+        await asyncio.Event().wait()  # <- inside the other task
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await asyncio.create_task(inner())  # <- awaits a task
+
+    async with make_session(app, session_options={
+        "timeout": aiohttp.ClientTimeout(total=0.2)}) as session:
+        with pytest.raises(asyncio.TimeoutError) as caught:
+            await session.get("/")
+    note = "\n".join(notes_in_chain(caught.value))
+    assert f"{__file__}:{_line_of('# <- awaits a task')} in " in note
+    assert "inside the other task" not in note

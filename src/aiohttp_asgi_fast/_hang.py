@@ -63,16 +63,15 @@ def _awaited_by(awaitable: Any, frame: FrameType) -> Any:
 def app_stack(task: asyncio.Task[Any]) -> list[str]:
     """The suspended ``task``'s stack, outermost first: ``file:line in function`` and
     the source line for each frame, following ``await`` through coroutines,
-    generators, this package's ``run_steps`` and awaited tasks."""
+    generators and this package's ``run_steps``. It ends at the first awaited object
+    that is not one of those: a Future, or a Task or ``gather`` the app awaits (their
+    ``await`` goes through an iterator that exposes no frame), so it shows the app's
+    line that awaits them, not the other task's."""
     lines: list[str] = []
     awaitable: Any = task.get_coro()
     for _ in range(_MAX_DEPTH):
         if awaitable is None:
             break
-        if isinstance(awaitable, asyncio.Task):
-            lines.append(f"  (awaiting task {awaitable.get_name()!r})")
-            awaitable = awaitable.get_coro()
-            continue
         frame = _frame_of(awaitable)
         if frame is None:
             break  # a Future, or an iterator that exposes nothing
