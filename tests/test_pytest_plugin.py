@@ -291,6 +291,50 @@ async def test_it(asgi_client, asgi_lifespan_state):
                                  "backend is 'trio'*"])
 
 
+def test_anyio_trio_skip_leaves_later_tests_working(pytester: pytest.Pytester) -> None:
+    # the standard anyio setup: every test once per backend; a skipped trio setup must
+    # leave the fixtures usable by the tests after it
+    _setup(pytester, "asyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+           "asgi_app = rawapp:app\n", conftest='''
+import pytest
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request):
+    return request.param
+''', test_backends='''
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+async def test_1(asgi_client):
+    async with asgi_client.get("/who") as resp:
+        assert resp.status == 200
+
+async def test_2(asgi_client):
+    async with asgi_client.get("/who") as resp:
+        assert resp.status == 200
+''')
+    result = pytester.runpytest("-rs", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.no_fnmatch_line("*AssertionError*")
+
+
+def test_no_async_plugin_is_a_clear_error_for_every_test(pytester: pytest.Pytester) -> None:
+    _setup(pytester, "asgi_app = rawapp:app\n", test_sync='''
+def test_1(asgi_client):
+    pass
+
+def test_2(asgi_client):
+    pass
+''')
+    result = pytester.runpytest("-p", "no:asyncio", "-p", "no:aiohttp", "-p", "no:anyio")
+    result.assert_outcomes(errors=2)
+    message = "_asgi_connectors is an async fixture: run the test with pytest-asyncio*"
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_1*", message,
+                                 "*ERROR at setup of test_2*", message])
+    result.stdout.no_fnmatch_line("*AssertionError*")
+
+
 def test_beside_pytest_aiohttp(pytester: pytest.Pytester) -> None:
     _setup(pytester, AUTO + "asgi_app = rawapp:app\n", test_both='''
 from aiohttp import web

@@ -104,14 +104,25 @@ def prepare_async_fixture(fixturedef: Any, request: pytest.FixtureRequest) -> An
     if "anyio_backend" in request.fixturenames:
         name = _backend_name(request.getfixturevalue("anyio_backend"))
         if name != "asyncio":
-            pytest.skip(f"{fixturedef.argname}: aiohttp runs on asyncio only, and this "
-                        f"test's anyio backend is {name!r}")
+            message = (f"{fixturedef.argname}: aiohttp runs on asyncio only, and this "
+                       f"test's anyio backend is {name!r}")
+            return _raising(lambda: pytest.skip(message))
         return _copy(func, None)  # unmarked: anyio's plugin runs it in the test's runner
     if not request.config.pluginmanager.has_plugin("asyncio"):
-        pytest.fail(f"{fixturedef.argname} is an async fixture: run the test with "
-                    "pytest-asyncio (@pytest.mark.asyncio or asyncio_mode = auto) or anyio "
-                    "(@pytest.mark.anyio)", pytrace=False)
+        message = (f"{fixturedef.argname} is an async fixture: run the test with "
+                   "pytest-asyncio (@pytest.mark.asyncio or asyncio_mode = auto) or anyio "
+                   "(@pytest.mark.anyio)")
+        return _raising(lambda: pytest.fail(message, pytrace=False))
     return _copy(func, _test_loop_scope(_item_of(request)))
+
+
+def _raising(outcome: Callable[[], Any]) -> Callable[..., Any]:
+    """A (sync) fixture function that raises ``outcome``'s skip or fail when pytest
+    calls it: raised in the setup hook itself, pytest would neither cache the outcome
+    nor drop the finalizer it registered, and the fixture's next setup would fail."""
+    def fixture_outcome(**_kwargs: Any) -> Any:
+        outcome()
+    return fixture_outcome
 
 
 def _wider(scope: str, than: str) -> bool:
