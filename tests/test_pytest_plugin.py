@@ -188,11 +188,14 @@ def test_bad_app_is_one_line_setup_error(pytester: pytest.Pytester, case: str) -
     spec, source, message = BAD_APPS[case]
     pytester.makepyfile(broken=source)
     pytester.makeini(f"[pytest]\n{AUTO}asgi_app = {spec}\n")
-    pytester.makepyfile(test_bad="async def test_it(asgi_client):\n    pass\n")
-    result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*ERROR at setup of test_it*", message])
+    pytester.makepyfile(test_bad="async def test_it(asgi_client):\n    pass\n\n"
+                                 "async def test_again(asgi_client):\n    pass\n")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_it*", message,
+                                 "*ERROR at setup of test_again*", message])
     result.stdout.no_fnmatch_line("*importlib*")  # no traceback from deep inside
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
 
 
 def test_no_app_configured_says_the_three_ways(pytester: pytest.Pytester) -> None:

@@ -222,17 +222,20 @@ def _load(request: pytest.FixtureRequest) -> Any:
             apps[key] = exc
     app = apps[key]
     if isinstance(app, AppLoadError):
-        raise app
+        raise AppLoadError(str(app))  # a new one each test: no traceback growing on it
     return app
 
 
 @pytest.fixture
 def asgi_app(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The ASGI app under test (marker, ``--asgi-app``, or the ``asgi_app`` ini option)."""
+    failure = None
     try:
         app = _load(request)
     except AppLoadError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        failure = str(exc)
+    if failure is not None:  # failed outside the except: one line, no chained error
+        pytest.fail(failure, pytrace=False)
     with restoring_dependency_overrides(app):
         yield app
 
