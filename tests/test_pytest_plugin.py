@@ -240,6 +240,59 @@ async def test_no_state(asgi_lifespan_state):
     assert _starts(pytester) == []
 
 
+BROKEN_LIFESPAN_APP = '''
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+async def nolifespan(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan here")
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+'''
+
+SHARED_STARTUP_TESTS = '''
+import pytest
+
+async def test_1(asgi_client):
+    async with asgi_client.get("/") as resp:
+        assert resp.status == 200
+
+async def test_2(asgi_client):
+    async with asgi_client.get("/") as resp:
+        assert resp.status == 200
+
+@pytest.mark.asgi_app("brokenapp:nolifespan")
+async def test_on1(asgi_client):
+    pass
+
+@pytest.mark.asgi_app("brokenapp:nolifespan")
+async def test_on2(asgi_client):
+    pass
+'''
+
+
+@pytest.mark.parametrize("scope", ["module", "session"])
+def test_failed_startup_is_every_sharing_tests_setup_error(pytester: pytest.Pytester,
+                                                           scope: str) -> None:
+    _setup(pytester, AUTO + "asyncio_default_test_loop_scope = session\n"
+           f"asgi_app = brokenapp:app\nasgi_lifespan = on\nasgi_lifespan_scope = {scope}\n",
+           brokenapp=BROKEN_LIFESPAN_APP, test_shared=SHARED_STARTUP_TESTS)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=4)
+    startup = "*the app's lifespan startup failed: *no database*"
+    on = "*asgi_lifespan = on, but the app does not support the ASGI lifespan protocol*"
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_1*", startup,
+                                 "*ERROR at setup of test_2*", startup,
+                                 "*ERROR at setup of test_on1*", on,
+                                 "*ERROR at setup of test_on2*", on])
+
+
 def test_scope_mismatch_names_the_ini_line(pytester: pytest.Pytester) -> None:
     _setup(pytester, AUTO + "asgi_app = rawapp:app\nasgi_lifespan_scope = session\n",
            test_one=LIFESPAN_TESTS)

@@ -246,6 +246,8 @@ class _Connectors:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.by_app: dict[int, tuple[Any, ASGIApplicationConnector]] = {}
+        #: the setup error of an app whose startup failed, for every test sharing it
+        self.failures: dict[int, str] = {}
 
 
 def _lifespan_scope(fixture_name: str, config: pytest.Config) -> Any:
@@ -281,6 +283,9 @@ async def _connector_for(app: Any, connectors: _Connectors,
             "anyio, or different asyncio loop scopes, in one scope): run the tests that "
             "share it with one async plugin and one loop scope, or set "
             "asgi_lifespan_scope = function", pytrace=False)
+    failure = connectors.failures.get(id(app))
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
     entry = connectors.by_app.get(id(app))
     if entry is not None:
         return entry[1]
@@ -299,10 +304,13 @@ async def _connector_for(app: Any, connectors: _Connectors,
         try:
             await connector.startup()
         except LifespanError as exc:
-            pytest.fail(f"the app's lifespan startup failed: {exc}", pytrace=False)
-        if mode == "on" and connector.state is None:
-            pytest.fail("asgi_lifespan = on, but the app does not support the ASGI lifespan "
-                        "protocol (set asgi_lifespan = auto or off)", pytrace=False)
+            failure = f"the app's lifespan startup failed: {exc}"
+        if failure is None and mode == "on" and connector.state is None:
+            failure = ("asgi_lifespan = on, but the app does not support the ASGI lifespan "
+                       "protocol (set asgi_lifespan = auto or off)")
+    if failure is not None:
+        connectors.failures[id(app)] = failure
+        pytest.fail(failure, pytrace=False)
     return connector
 
 
