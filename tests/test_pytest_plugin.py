@@ -435,6 +435,60 @@ async def test_clean(asgi_client):
     ])
 
 
+HANG_APP = '''
+import asyncio
+from fastapi import FastAPI
+
+app = FastAPI()
+cancelled = []
+
+@app.get("/hang")
+async def hang():
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        cancelled.append("/hang")
+        raise
+
+@app.get("/ping")
+async def ping():
+    return "pong"
+'''
+
+
+def test_app_call_abandoned_by_its_client_is_ended_not_an_error(
+        pytester: pytest.Pytester) -> None:
+    _setup(pytester, AUTO + "asyncio_default_test_loop_scope = module\n"
+           "asgi_app = hangapp:app\nasgi_lifespan_scope = module\n",
+           hangapp=HANG_APP, test_expect='''
+import asyncio, time
+import aiohttp, pytest
+import hangapp
+
+ended = []
+
+async def test_expect_timeout(asgi_client):
+    with pytest.raises(asyncio.TimeoutError):
+        await asgi_client.get("/hang", timeout=aiohttp.ClientTimeout(total=0.2))
+    ended.append(time.monotonic())
+
+async def test_expect_cancel(asgi_client):
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(asgi_client.get("/hang"), 0.2)
+    ended.append(time.monotonic())
+
+async def test_later(asgi_client, asgi_connector):
+    # the teardowns cancelled both abandoned calls, without the 1 s wait
+    assert time.monotonic() - ended[-1] < 0.8
+    assert hangapp.cancelled == ["/hang", "/hang"]
+    assert asgi_connector.running_app_calls == 0
+    async with asgi_client.get("/ping") as resp:
+        assert await resp.json() == "pong"
+''')
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+
+
 def test_header_line(pytester: pytest.Pytester) -> None:
     pytester.makeini(f"[pytest]\n{AUTO}")
     pytester.makepyfile(test_nothing="def test_it():\n    pass\n")

@@ -260,6 +260,16 @@ class ASGIApplicationConnector(BaseConnector):
     def _app_finished(self, cycle: RequestCycle | WebSocketCycle) -> None:
         self._app_tasks.pop(cycle, None)
 
+    def _abandoned_app_calls(self) -> list[asyncio.Task[None]]:
+        """The running HTTP app calls whose client gave up (its connection closed before
+        the response was complete: timeout, cancellation, early release). For the
+        pytest plugin's teardown, which ends them as close() does."""
+        from ._cycle import RequestCycle
+
+        return [task for cycle, task in self._app_tasks.items()
+                if not task.done() and isinstance(cycle, RequestCycle)
+                and cycle.disconnected and not cycle._wire_done]
+
     def close(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
         """Close every connection, cancel and await app tasks still running, then run
         the lifespan shutdown if startup ran (raising LifespanError if it fails)."""
