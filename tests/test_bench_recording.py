@@ -161,7 +161,7 @@ async def test_connector_times_each_http_response_once(caplog: pytest.LogCapture
         async with session.ws_connect("/ws") as ws:
             await ws.receive()
     assert [span[0] for span in spans] == [200, 404, 200, 200]
-    for status, called, head, done in spans:
+    for _status, called, head, done in spans:
         assert 0 < called <= head <= done
     streamed = spans[2]
     assert streamed[3] - streamed[2] >= 15_000_000  # the 20 ms pause before the last byte
