@@ -622,3 +622,32 @@ async def test_unreleased(asgi_client):
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*ERROR at teardown of test_unreleased*",
                                  "*never read or released: GET /stream (200)*"])
+
+
+def test_many_requests_keep_no_responses_alive(pytester: pytest.Pytester) -> None:
+    """The plugin's books keep neither every response (and its body) nor every request
+    line of a test: 400 reads of a 64 KiB body stay far below 400 x 64 KiB."""
+    big_app = '''
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"x" * 65536})
+'''
+    pytester.makepyfile(bigapp=big_app)
+    _setup(pytester, AUTO + "asgi_app = bigapp:app\n", test_many='''
+import gc, tracemalloc
+
+async def test_many(asgi_client):
+    tracemalloc.start()
+    try:
+        for _ in range(400):
+            async with asgi_client.get("/") as resp:
+                assert len(await resp.read()) == 65536
+        gc.collect()
+        current, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert current < 8 * 1024 * 1024, current  # 400 kept bodies would be 25 MiB
+''')
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)

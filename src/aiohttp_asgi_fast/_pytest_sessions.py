@@ -5,6 +5,7 @@ FastAPI ``dependency_overrides`` restored)."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -24,6 +25,8 @@ APP_CALLS_GRACE: Final = 1.0
 ABANDONED_GRACE: Final = 0.1
 
 _SHOWN: Final = 5
+# How many responses are kept before the closed ones are dropped.
+_PRUNE_AT: Final = 64
 
 
 @contextmanager
@@ -55,8 +58,12 @@ class SessionBooks:
     def __init__(self, connector: ASGIApplicationConnector) -> None:
         self._connector = connector
         self._sessions: list[ClientSession] = []
+        # Responses that may still be open (closed ones are dropped as the test goes:
+        # a test of many requests must not keep every response and body alive).
         self._responses: list[ClientResponse] = []
-        self.requests: list[str] = []
+        #: the last requests, for messages; request_count of them in all
+        self.requests: deque[str] = deque(maxlen=_SHOWN)
+        self.request_count = 0
 
     def _trace_config(self) -> TraceConfig:
         from aiohttp import TraceConfig
@@ -64,10 +71,14 @@ class SessionBooks:
         async def on_request_start(session: ClientSession, context: SimpleNamespace,
                                    params: Any) -> None:
             self.requests.append(_describe(params.method, params.url))
+            self.request_count += 1
 
         async def on_request_end(session: ClientSession, context: SimpleNamespace,
                                  params: TraceRequestEndParams) -> None:
-            self._responses.append(params.response)
+            responses = self._responses
+            if len(responses) >= _PRUNE_AT:
+                responses[:] = [r for r in responses if not r.closed]
+            responses.append(params.response)
 
         trace = TraceConfig()
         trace.on_request_start.append(on_request_start)
@@ -131,5 +142,6 @@ class SessionBooks:
     def requests_text(self) -> str:
         if not self.requests:
             return "no request made through the plugin's sessions"
-        shown = ", ".join(self.requests[-_SHOWN:])
-        return f"requests in this test: {'..., ' if len(self.requests) > _SHOWN else ''}{shown}"
+        shown = ", ".join(self.requests)
+        more = "..., " if self.request_count > _SHOWN else ""
+        return f"requests in this test: {more}{shown}"
