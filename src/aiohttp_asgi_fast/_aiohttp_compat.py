@@ -7,20 +7,28 @@ documented way custom connectors such as UnixConnector plug in).
 
 from __future__ import annotations
 
+import inspect
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import aiohttp
-from aiohttp import ClientPayloadError, client_proto
+from aiohttp import BaseConnector, ClientPayloadError, client_proto
 
 if TYPE_CHECKING:
     from aiohttp.client_proto import ResponseHandler
 
 __all__ = (
+    "HAS_TIMEOUT_CEIL_THRESHOLD",
     "client_parses_trailers",
     "fail_pending_response",
     "fail_response_body",
     "new_response_protocol",
+)
+
+# Public option, but only from 3.9: BaseConnector(timeout_ceil_threshold=...) is
+# refused by 3.8. Read once at import, not on every connector built.
+HAS_TIMEOUT_CEIL_THRESHOLD: Final = (
+    "timeout_ceil_threshold" in inspect.signature(BaseConnector).parameters
 )
 
 

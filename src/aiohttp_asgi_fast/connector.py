@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Final
@@ -147,7 +146,7 @@ class ASGIApplicationConnector(BaseConnector):
         if enable_cleanup_closed:
             connector_options["enable_cleanup_closed"] = enable_cleanup_closed
         if timeout_ceil_threshold is not _UNSET:
-            if "timeout_ceil_threshold" not in inspect.signature(BaseConnector).parameters:
+            if not _aiohttp_compat.HAS_TIMEOUT_CEIL_THRESHOLD:  # aiohttp 3.8
                 raise TypeError("timeout_ceil_threshold needs aiohttp >= 3.9")
             connector_options["timeout_ceil_threshold"] = timeout_ceil_threshold
         super().__init__(
