@@ -2,8 +2,10 @@
 
 The per-request path appends raw perf_counter_ns stamps (``Recorder.add_response``,
 and the connector's ``_app_timer`` into ``Recorder.add_app_span``); ``fold`` turns them
-into counts and HdrHistogram values in bulk (``add_values``, hdrh's index written out).
-Each figure is checked against the slow, obvious way of computing it.
+into counts per value in bulk, and those go into the HdrHistograms (``add_counts``,
+hdrh's index written out) when read or when many distinct values wait. The loop-lag
+sampler is a timer callback that stops with the run. Each figure is checked against the
+slow, obvious way of computing it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,18 @@ from typing import Any
 import aiohttp
 import pytest
 
-from aiohttp_asgi_fast import ASGIApplicationConnector
-from aiohttp_asgi_fast.bench._recorder import _BATCH, _HIGHEST, Recorder, add_values, new_histogram
+from aiohttp_asgi_fast import IMPLEMENTATION, ASGIApplicationConnector
+from aiohttp_asgi_fast.bench._options import build_parser, options_from_args
+from aiohttp_asgi_fast.bench._recorder import (
+    _BATCH,
+    _HIGHEST,
+    _MAX_KEYS,
+    Recorder,
+    add_values,
+    new_histogram,
+)
+from aiohttp_asgi_fast.bench._targets import TargetPicker, build_targets
+from aiohttp_asgi_fast.bench._users import http_user
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -103,12 +115,52 @@ def test_fold_if_large_bounds_what_waits() -> None:
     for i in range(_BATCH - 1):
         recorder.add_response((0, 0, i * 1000, 200, 1, 0))
     recorder.fold_if_large()
-    assert recorder.latency.get_total_count() == 0  # not yet a batch
+    assert len(recorder._responses) == _BATCH - 1  # not yet a batch
     recorder.add_response((0, 0, 0, 200, 1, 0))
     recorder.fold_if_large()
-    assert recorder.latency.get_total_count() == _BATCH
+    assert recorder._responses == []  # counted per value...
     assert recorder.ok == _BATCH
-    assert recorder._responses == []
+    assert recorder.latency.get_total_count() == 0  # ...not yet in the histogram
+    assert len(recorder._latency_counts) == _BATCH - 1
+    recorder.fold()  # a reader: everything in the histogram
+    assert recorder.latency.get_total_count() == _BATCH
+    assert recorder.latency.get_max_value() == recorder.latency.get_highest_equivalent_value(
+        _BATCH - 2)  # the largest latency: (_BATCH - 2) * 1000 ns
+
+
+def test_counts_with_many_distinct_values_go_into_the_histogram() -> None:
+    """The counts waiting are bounded by distinct values, not by requests."""
+    recorder = Recorder()
+    sent = 0
+    for batch in range(3):
+        for i in range(_BATCH):
+            value_us = (batch * _BATCH + i) * 7  # all distinct
+            recorder.add_response((0, 0, value_us * 1000, 200, 1, 0))
+            sent += 1
+        recorder.fold_if_large()
+        assert len(recorder._latency_counts) < _MAX_KEYS
+    assert recorder.latency.get_total_count() + recorder._latency_counts.total() == sent
+    assert recorder.latency.get_total_count() >= _MAX_KEYS
+    # The same value many times keeps one key: nothing to add yet.
+    same = Recorder()
+    for _ in range(3 * _BATCH):
+        same.add_response((0, 0, 5_000_000, 200, 1, 0))
+        same.fold_if_large()
+    assert dict(same._latency_counts) == {5000: 3 * _BATCH}
+    assert same.latency.get_total_count() == 0
+    same.fold()
+    assert same.latency.get_total_count() == 3 * _BATCH
+    assert same.latency.get_value_at_percentile(50) == same.latency.get_highest_equivalent_value(
+        5000)
+
+
+def test_loop_lag_is_counted_then_added() -> None:
+    recorder = Recorder()
+    for lag in (100, 100, 2500):
+        recorder.record_loop_lag(lag)
+    recorder.fold()
+    assert recorder.loop_lag.get_total_count() == 3
+    assert recorder.loop_lag.get_min_value() == 100
 
 
 def test_merge_and_wire_carry_unfolded_stamps() -> None:
@@ -207,3 +259,43 @@ def test_take_now_ends_at_the_deadline() -> None:
     schedule = Schedule(None, 0.0, None, Recorder())
     assert schedule.take_now() == -1
     assert schedule.taken == 0
+
+
+# -- the loop-lag sampler ------------------------------------------------------------
+
+
+async def test_sampler_sees_a_blocked_loop_and_stops_with_the_run() -> None:
+    """An app that blocks the event loop (time.sleep) shows as timer overshoot; after
+    run_load returns, the sampler's timer is gone (nothing more is recorded)."""
+    import time
+
+    from aiohttp_asgi_fast.bench import _runner
+
+    async def blocking(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        time.sleep(0.03)  # noqa: ASYNC251 - the point: the loop is blocked
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    options = options_from_args(
+        build_parser("bench", "0").parse_args(["bench", "-n", "4", "-c", "1", "-q",
+                                               "--lifespan", "off"]),
+        "compiled" if IMPLEMENTATION == "cython" else "pure")
+    connector = ASGIApplicationConnector(blocking, interface="asgi3", limit=1)
+    prepared = _runner.Prepared(options, connector, http_user(options, TargetPicker(
+        build_targets(options), options.order)), [], False)
+    try:
+        recorder = await asyncio.wait_for(
+            _runner.run_load(prepared, asyncio.Event(), None, requests=4, duration=None,
+                             warmup=0.0), 10)
+    finally:
+        await connector.close()
+    assert recorder.ok == 4
+    lag = recorder.loop_lag
+    assert lag.get_total_count() >= 1
+    assert lag.get_max_value() >= 15_000  # us: a 30 ms block overshoots a 10 ms timer
+    seen = lag.get_total_count()
+    await asyncio.sleep(0.05)
+    recorder.fold()
+    assert recorder.loop_lag.get_total_count() == seen

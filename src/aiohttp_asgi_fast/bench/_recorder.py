@@ -2,7 +2,9 @@
 
 One ``Recorder`` per run and per worker process. Latencies are recorded in
 microseconds into HdrHistograms (3 significant figures, up to one hour), so a run of
-any length keeps the same few hundred kilobytes; workers' recorders are merged by
+any length keeps the same few hundred kilobytes (plus the values waiting to go in: at
+most ``_BATCH`` raw stamps and ``_MAX_KEYS`` distinct values a histogram, a few
+megabytes in the worst case); workers' recorders are merged by
 adding histograms (``merge``), never by averaging percentiles. ``to_wire`` /
 ``from_wire`` carry a recorder between processes (histograms in their encoded form).
 """
@@ -19,10 +21,13 @@ from typing import Any, Final
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ("ErrorGroup", "Recorder", "StepStats", "add_values", "encode", "new_histogram")
+__all__ = ("ErrorGroup", "Recorder", "StepStats", "add_counts", "add_values", "encode",
+           "new_histogram")
 
-# Values buffered before they are folded into the histograms (see Recorder.fold).
+# Raw stamps buffered before they are turned into counts (see Recorder.fold).
 _BATCH: Final = 4096
+# Distinct values a histogram's pending counts may hold before they are added into it.
+_MAX_KEYS: Final = 8192
 # 1 us .. 1 hour, 3 significant figures (HdrHistogram's usual choice).
 _LOWEST: Final = 1
 _HIGHEST: Final = 3_600_000_000
@@ -55,29 +60,39 @@ def _clamp(value_us: int) -> int:
 
 
 def add_values(histogram: HdrHistogram, values: list[int]) -> None:
-    """``histogram.record_value(v)`` for each v >= 0 of ``values`` (those above the
-    histogram's range clamped to its top), one index computation per distinct value.
+    """``histogram.record_value(v)`` for each v >= 0 of ``values``."""
+    add_counts(histogram, Counter(values))
+
+
+def add_counts(histogram: HdrHistogram, counts: Counter[int]) -> None:
+    """``histogram.record_value(v, count)`` for each value (>= 0) and count of
+    ``counts`` (values above the histogram's range clamped to its top), one index
+    computation per distinct value.
 
     The index is hdrh's ``_counts_index_for`` written out: bucket ``b`` is how far the
     value reaches past the sub-bucket range (a bit length), the sub-bucket its top bits.
     """
-    if not values:
+    if not counts:
         return
-    top = max(values)
+    top = max(counts)
     if top >= _HIGHEST:
-        values = [_clamp(value) for value in values]
+        clamped: Counter[int] = Counter()
+        for value, count in counts.items():
+            clamped[_clamp(value)] += count
+        counts = clamped
         top = _HIGHEST
-    counts = histogram.counts
+    histogram_counts = histogram.counts
     mask = histogram.sub_bucket_mask
     unit = histogram.unit_magnitude
     bits = unit + histogram.sub_bucket_half_count_magnitude + 1
     half_magnitude = histogram.sub_bucket_half_count_magnitude
     half = histogram.sub_bucket_half_count
-    for value, count in Counter(values).items():
+    for value, count in counts.items():
         bucket = (value | mask).bit_length() - bits
-        counts[((bucket + 1) << half_magnitude) + (value >> (bucket + unit)) - half] += count
-    histogram.total_count += len(values)
-    low = min(values)
+        index = ((bucket + 1) << half_magnitude) + (value >> (bucket + unit)) - half
+        histogram_counts[index] += count
+    histogram.total_count += counts.total()
+    low = min(counts)
     if low < histogram.min_value:
         histogram.min_value = low
     if top > histogram.max_value:
@@ -109,9 +124,13 @@ class Recorder:
     """Counts and histograms of one measured run (warm-up is never recorded here).
 
     The per-request path is one ``list.append`` of a tuple of raw perf_counter_ns stamps
-    (``add_response``, ``add_app_span``); ``fold`` turns a batch into counts and
-    histogram values with C-level map/zip/Counter. ``ok``, ``statuses`` and the byte
-    counts fold first when read, so they are always current.
+    (``add_response``, ``add_app_span``). Every ``_BATCH`` of them (``fold_if_large``,
+    from a timer) becomes counts per microsecond value with C-level map/zip/Counter;
+    those counts go into the HdrHistograms, a Python step per *distinct* value, only
+    when a histogram is read (``fold``) or holds ``_MAX_KEYS`` distinct values waiting.
+    So the load itself pays per request a few C-level steps, and memory stays bounded.
+    ``ok``, ``statuses`` and the byte counts fold first when read, so they are always
+    current.
     """
 
     def __init__(self) -> None:
@@ -153,11 +172,19 @@ class Recorder:
         self._app_spans: list[tuple[int, int, int, int]] = []
         #: record one response's app times (the connector's ``_app_timer``)
         self.add_app_span = self._app_spans.append
-        # values (us) not yet in their histograms: see fold()
-        self._latency_pending: list[int] = []
-        self._service_pending: list[int] = []
-        self._head_pending: list[int] = []
-        self._body_pending: list[int] = []
+        # counts per value (us) not yet in their histograms: see fold()
+        self._latency_counts: Counter[int] = Counter()
+        self._service_counts: Counter[int] = Counter()
+        self._head_counts: Counter[int] = Counter()
+        self._body_counts: Counter[int] = Counter()
+        self._lag_counts: Counter[int] = Counter()
+        self._pending = (
+            (self._latency_counts, self.latency),
+            (self._service_counts, self.service),
+            (self._head_counts, self.app_head),
+            (self._body_counts, self.app_body),
+            (self._lag_counts, self.loop_lag),
+        )
 
     # -- what fold() keeps current ----------------------------------------------
 
@@ -190,9 +217,9 @@ class Recorder:
         self._ok += 1
         if status:  # 0: not an HTTP response (a WebSocket round trip, a scenario)
             self._statuses[status] += 1
-        self._latency_pending.append(latency_us)
+        self._latency_counts[latency_us] += 1
         if service_us >= 0:
-            self._service_pending.append(service_us)
+            self._service_counts[service_us] += 1
         self._bytes_in += bytes_in
         self._bytes_out += bytes_out
 
@@ -202,28 +229,45 @@ class Recorder:
 
     def record_app_times(self, head_us: int, body_us: int) -> None:
         if head_us >= 0:
-            self._head_pending.append(head_us)
+            self._head_counts[head_us] += 1
         if body_us >= 0:
-            self._body_pending.append(body_us)
+            self._body_counts[body_us] += 1
+
+    def record_loop_lag(self, lag_us: int) -> None:
+        """How late the event loop ran a timer (the sampler's, every 10 ms)."""
+        self._lag_counts[lag_us] += 1
 
     def fold_if_large(self) -> None:
-        """Fold when a batch has piled up (called by a timer: memory stays bounded)."""
-        if (len(self._responses) >= _BATCH or len(self._app_spans) >= _BATCH
-                or len(self._latency_pending) >= _BATCH):
-            self.fold()
+        """Count a batch of raw stamps once it has piled up, and add counts holding
+        many distinct values into their histograms (called by a timer during the load:
+        memory stays bounded, and the per-distinct-value step stays rare)."""
+        if len(self._responses) >= _BATCH or len(self._app_spans) >= _BATCH:
+            self._count_stamps()
+        for counts, histogram in self._pending:
+            if len(counts) >= _MAX_KEYS:
+                add_counts(histogram, counts)
+                counts.clear()
 
     def fold(self) -> None:
-        """Turn the raw stamps into counts and histogram values; every reader of a
-        histogram calls this first. hdrh's record_value is Python (five calls a value),
-        so a batch is counted per distinct value in C and added to the counts."""
+        """Bring the histograms and counts up to date; every reader of a histogram calls
+        this first. hdrh's record_value is Python (five calls a value), so values are
+        counted in C and each distinct value is added to hdrh's counts once."""
+        self._count_stamps()
+        for counts, histogram in self._pending:
+            if counts:
+                add_counts(histogram, counts)
+                counts.clear()
+
+    def _count_stamps(self) -> None:
+        """Turn the raw stamps waiting into counts per value (all C-level steps)."""
         responses = self._responses
         if responses:
             dues, sents, dones, statuses, ins, outs = zip(*responses, strict=True)
             responses.clear()
             self._ok += len(dues)
-            self._latency_pending.extend(map(floordiv, map(sub, dones, dues), repeat(1000)))
+            self._latency_counts.update(map(floordiv, map(sub, dones, dues), repeat(1000)))
             if self.open_model:
-                self._service_pending.extend(
+                self._service_counts.update(
                     map(floordiv, map(sub, dones, sents), repeat(1000)))
             counted = Counter(statuses)
             counted.pop(0, None)
@@ -237,19 +281,10 @@ class Recorder:
             spans.clear()
             if kept:
                 _, called, heads, ends = zip(*kept, strict=True)
-                self._head_pending.extend(
+                self._head_counts.update(
                     map(floordiv, map(sub, heads, called), repeat(1000)))
-                self._body_pending.extend(
+                self._body_counts.update(
                     map(floordiv, map(sub, ends, called), repeat(1000)))
-        for pending, histogram in (
-            (self._latency_pending, self.latency),
-            (self._service_pending, self.service),
-            (self._head_pending, self.app_head),
-            (self._body_pending, self.app_body),
-        ):
-            if pending:
-                add_values(histogram, pending)
-                pending.clear()
 
     def record_failure(
         self, kind: str, label: str, message: str = "", exc: BaseException | None = None

@@ -242,15 +242,27 @@ class _Progress:
         self.started = perf_counter()
 
 
-async def _sample_loop_lag(state: _Progress) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        start = loop.time()
-        await asyncio.sleep(_LAG_INTERVAL)
-        lag_us = int((loop.time() - start - _LAG_INTERVAL) * 1e6)
-        recorder = state.recorder
-        recorder.loop_lag.record_value(max(lag_us, 0))
-        recorder.fold_if_large()  # the users only append: memory stays bounded
+class _LoopLagSampler:
+    """Every _LAG_INTERVAL, records how late the event loop ran this timer, and lets the
+    recorder count what piled up (the users only append: memory stays bounded). A
+    plain timer callback: no task to wake."""
+
+    def __init__(self, state: _Progress) -> None:
+        self._state = state
+        self._loop = asyncio.get_running_loop()
+        self._due = self._loop.time() + _LAG_INTERVAL
+        self._handle = self._loop.call_at(self._due, self._sample)
+
+    def _sample(self) -> None:
+        now = self._loop.time()
+        recorder = self._state.recorder
+        recorder.record_loop_lag(max(int((now - self._due) * 1e6), 0))
+        recorder.fold_if_large()
+        self._due = now + _LAG_INTERVAL
+        self._handle = self._loop.call_at(self._due, self._sample)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 async def _tick(on_tick: Tick, state: _Progress) -> None:
@@ -332,7 +344,8 @@ async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None
     state = _Progress()
     logged = _LoggedAppErrors(state)
     _CONNECTOR_LOGGER.addFilter(logged)
-    helpers = [asyncio.ensure_future(_sample_loop_lag(state))]
+    sampler = _LoopLagSampler(state)
+    helpers = []
     if on_tick is not None:
         helpers.append(asyncio.ensure_future(_tick(on_tick, state)))
     try:
@@ -355,6 +368,7 @@ async def run_load(prepared: Prepared, stop: asyncio.Event, on_tick: Tick | None
         return measured
     finally:
         _CONNECTOR_LOGGER.removeFilter(logged)
+        sampler.cancel()
         for task in helpers:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
