@@ -323,7 +323,9 @@ class RequestCycle(RequestBodyReceiver, ExtensionSends, AppOutcome):
             self._transport.response_complete(self)
             timer = self._timer
             if timer is not None:
-                timer((self._status, self._called_ns, self._head_ns, perf_counter_ns()))
+                called = self._called_ns
+                timer((self._status, (self._head_ns - called) // 1000,
+                       (perf_counter_ns() - called) // 1000))
 
     async def _send_body(self, message: Message, path_send: bool = False) -> None:
         state = self._state

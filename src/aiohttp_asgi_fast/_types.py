@@ -12,5 +12,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-#: (status, app called, http.response.start sent, last byte delivered) in perf_counter_ns
-AppTimer = Callable[[tuple[int, int, int, int]], None]
+#: (status, microseconds from the app call to http.response.start, and to the response's
+#: last byte reaching the client)
+AppTimer = Callable[[tuple[int, int, int]], None]

@@ -163,8 +163,8 @@ class ASGIApplicationConnector(BaseConnector):
         self._client = client
         self._app_tasks: dict[RequestCycle | WebSocketCycle, asyncio.Task[None]] = {}
         #: Internal (the load tester's): when set, called once per HTTP response as its
-        #: last byte reaches the client, with (status, app called, http.response.start
-        #: sent, now) in perf_counter_ns. It must not raise (a list's append).
+        #: last byte reaches the client, with (status, microseconds from the app call to
+        #: http.response.start, and to now). It must not raise (a list's append).
         self._app_timer: AppTimer | None = None
         self._lifespan = (
             LifespanRunner(

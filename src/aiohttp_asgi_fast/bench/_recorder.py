@@ -15,8 +15,8 @@ import traceback
 from collections import Counter
 from collections.abc import Container
 from dataclasses import dataclass, field
-from itertools import compress, repeat
-from operator import floordiv, itemgetter, sub
+from itertools import compress
+from operator import itemgetter
 from typing import Any, Final
 
 from hdrh.histogram import HdrHistogram
@@ -123,9 +123,9 @@ class StepStats:
 class Recorder:
     """Counts and histograms of one measured run (warm-up is never recorded here).
 
-    The per-request path is one ``list.append`` of a tuple of raw perf_counter_ns stamps
+    The per-request path is one ``list.append`` of a tuple of its figures in microseconds
     (``add_response``, ``add_app_span``). Every ``_BATCH`` of them (``fold_if_large``,
-    from a timer) becomes counts per microsecond value with C-level map/zip/Counter;
+    from a timer) becomes counts per value with C-level zip/Counter;
     those counts go into the HdrHistograms, a Python step per *distinct* value, only
     when a histogram is read (``fold``) or holds ``_MAX_KEYS`` distinct values waiting.
     So the load itself pays per request a few C-level steps, and memory stays bounded.
@@ -161,15 +161,15 @@ class Recorder:
         self.steps: dict[str, StepStats] = {}
         self.duration = 0.0  # seconds of measured load
         self.interrupted = False
-        # successful responses not yet folded: (due_ns, sent_ns, done_ns, status (0: not
-        # HTTP), bytes_in, bytes_out)
-        self._responses: list[tuple[int, int, int, int, int, int]] = []
-        #: record one successful response: ``add_response((due_ns, sent_ns, done_ns,
+        # successful responses not yet folded: (latency_us (from the due time), service_us
+        # (from the send), status (0: not HTTP), bytes_in, bytes_out)
+        self._responses: list[tuple[int, int, int, int, int]] = []
+        #: record one successful response: ``add_response((latency_us, service_us,
         #: status, bytes_in, bytes_out))``
         self.add_response = self._responses.append
-        # HTTP responses not yet folded: (status, app called, http.response.start sent,
-        # last byte delivered), perf_counter_ns
-        self._app_spans: list[tuple[int, int, int, int]] = []
+        # HTTP responses not yet folded: (status, app call to http.response.start, app
+        # call to the last byte delivered), microseconds
+        self._app_spans: list[tuple[int, int, int]] = []
         #: record one response's app times (the connector's ``_app_timer``)
         self.add_app_span = self._app_spans.append
         # counts per value (us) not yet in their histograms: see fold()
@@ -262,13 +262,12 @@ class Recorder:
         """Turn the raw stamps waiting into counts per value (all C-level steps)."""
         responses = self._responses
         if responses:
-            dues, sents, dones, statuses, ins, outs = zip(*responses, strict=True)
+            latencies, services, statuses, ins, outs = zip(*responses, strict=True)
             responses.clear()
-            self._ok += len(dues)
-            self._latency_counts.update(map(floordiv, map(sub, dones, dues), repeat(1000)))
+            self._ok += len(latencies)
+            self._latency_counts.update(latencies)
             if self.open_model:
-                self._service_counts.update(
-                    map(floordiv, map(sub, dones, sents), repeat(1000)))
+                self._service_counts.update(services)
             counted = Counter(statuses)
             counted.pop(0, None)
             self._statuses.update(counted)
@@ -280,11 +279,9 @@ class Recorder:
                                             map(itemgetter(0), spans))))
             spans.clear()
             if kept:
-                _, called, heads, ends = zip(*kept, strict=True)
-                self._head_counts.update(
-                    map(floordiv, map(sub, heads, called), repeat(1000)))
-                self._body_counts.update(
-                    map(floordiv, map(sub, ends, called), repeat(1000)))
+                _, heads, bodies = zip(*kept, strict=True)
+                self._head_counts.update(heads)
+                self._body_counts.update(bodies)
 
     def record_failure(
         self, kind: str, label: str, message: str = "", exc: BaseException | None = None

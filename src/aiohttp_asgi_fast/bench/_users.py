@@ -105,7 +105,8 @@ def http_user(options: BenchOptions, picker: TargetPicker) -> User:
                 record_exception(recorder, exc, timeout)
                 continue
             if status in ok_statuses:
-                add_response((due, now, perf_counter_ns(), status, len(body),
+                done = perf_counter_ns()
+                add_response(((done - due) // 1000, (done - now) // 1000, status, len(body),
                               target.body_size))
             else:
                 recorder.record_status_failure(status, len(body), target.body_size)
@@ -136,8 +137,9 @@ def websocket_user(options: BenchOptions, path: str) -> User:
                     ws = None
                     continue
                 if message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                    recorder.add_response((due, now, perf_counter_ns(), 0, len(message.data),
-                                           len(payload)))
+                    done = perf_counter_ns()
+                    recorder.add_response(((done - due) // 1000, (done - now) // 1000, 0,
+                                           len(message.data), len(payload)))
                 else:
                     recorder.record_failure(CONNECTOR, f"websocket {message.type.name}",
                                             f"expected the echo, got {message.type.name} "
@@ -231,6 +233,8 @@ def make_scenario_user(options: BenchOptions) -> tuple[User, aiohttp.TraceConfig
                 name, status = bad[0]
                 schedule.recorder.record_failure(STATUS, f"{name}: status {status}")
                 continue
-            schedule.recorder.add_response((due, now, perf_counter_ns(), 0, 0, 0))
+            done = perf_counter_ns()
+            schedule.recorder.add_response(((done - due) // 1000, (done - now) // 1000, 0, 0,
+                                            0))
 
     return user, trace
