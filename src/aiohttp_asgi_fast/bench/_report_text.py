@@ -22,9 +22,10 @@ _PERCENTILES: Final = (
     ("p99", "p99"), ("p99.9", "p99_9"), ("max", "max"),
 )
 _APP_TIME_NOTE: Final = (
-    "App time is measured inside the app, from the app call; the rest of the total is the "
-    "client, the connector and waiting for the event loop, which is shared with the other "
-    "requests in flight."
+    "App time is measured inside the app, from the app call to its http.response.start and "
+    "to its last body byte reaching the client; the rest of the total is the client, the "
+    "connector and waiting for the event loop, which is shared with the other requests in "
+    "flight."
 )
 _KINDS: Final = {"app_exception": "app exception", "logged": "logged by the connector",
                  "interrupted": "interrupted"}
