@@ -359,6 +359,21 @@ def test_argparse_errors_exit_2() -> None:
         f"{PROG}: error: argument -n/--requests: must be at least 1, got 0")
 
 
+def test_app_and_paths_may_follow_options() -> None:
+    """``bench main:app -m POST /items``: argparse alone stops at the first option and
+    left /items over ("unrecognized arguments"); every positional is taken, in order."""
+    report = bench_json(DEMO, "-m", "POST", "/echo", "-d", "hello", "-n", "5", "-c", "1")
+    assert (report["config"]["method"], report["config"]["paths"]) == ("POST", ["/echo"])
+    assert only_result(report)["bytes"]["in"] == 5 * len("hello")  # echoed: the path held
+    report = bench_json("-n", "4", DEMO, "/", "-c", "1", "/stream", "--order", "sequential")
+    assert (report["config"]["app"], report["config"]["paths"]) == (DEMO, ["/", "/stream"])
+    assert only_result(report)["requests"]["ok"] == 4
+    # A left-over option is still argparse's error.
+    proc = bench(DEMO, "-n", "5", "/x", "--bogus")
+    assert proc.returncode == 2, _explain(proc)
+    assert proc.stderr.splitlines()[-1].endswith(": error: unrecognized arguments: --bogus")
+
+
 def test_debug_shows_the_import_traceback() -> None:
     proc = bench("bench_import_raises:app", "--debug", "-q")
     assert proc.returncode == 2, _explain(proc)

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import IMPLEMENTATION, __version__
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunFailed, UsageError
-from ._options import BenchOptions, build_parser, options_from_args
+from ._options import BenchOptions, build_parser, options_from_args, parse_command_line
 
 __all__ = ("main",)
 
@@ -208,7 +208,8 @@ def _bench(options: BenchOptions, prog: str) -> int:
 
 def main(argv: Sequence[str] | None = None, prog: str = "aiohttp-asgi-fast") -> int:
     parser = build_parser(prog, __version__)
-    args = parser.parse_args(argv)  # argparse exits 2 with a usage line on its own errors
+    # argparse exits 2 with a usage line on its own errors
+    args = parse_command_line(parser, argv)
     try:
         _check_extras()
         current = "compiled" if IMPLEMENTATION == "cython" else "pure"

@@ -10,13 +10,14 @@ import argparse
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from ._errors import UsageError
 
-__all__ = ("DEMO_APP", "BenchOptions", "build_parser", "options_from_args", "parse_duration")
+__all__ = ("DEMO_APP", "BenchOptions", "build_parser", "options_from_args", "parse_command_line",
+           "parse_duration")
 
 DEMO_APP: Final = "aiohttp_asgi_fast.demo:app"
 DEFAULT_REQUESTS: Final = 10_000
@@ -362,6 +363,28 @@ def options_from_args(args: argparse.Namespace, current_mode: str) -> BenchOptio
         fail_on=tuple(args.fail_on),
         debug=args.debug,
     )
+
+
+def parse_command_line(parser: argparse.ArgumentParser,
+                       argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, with APP and PATHs allowed after options too.
+
+    argparse fills positionals from one run of them only, so ``bench main:app -m POST
+    /items`` would end with "unrecognized arguments: /items"; its parse_intermixed_args,
+    which would take them, does not work with subcommands. The positionals argparse left
+    over become the APP (when none was given) and PATHs; a left-over option is still
+    argparse's own error (exit 2).
+    """
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    options = [token for token in extra if token.startswith("-") and token != "-"]
+    if options or getattr(args, "command", None) != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(options or extra)}")  # exits 2
+    if args.app is None:
+        args.app, *extra = extra
+    args.paths = [*args.paths, *extra]
+    return args
 
 
 def build_parser(prog: str, version: str) -> argparse.ArgumentParser:
