@@ -435,6 +435,39 @@ async def test_clean(asgi_client):
     ])
 
 
+WS_APP = '''
+async def app(scope, receive, send):
+    if scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+'''
+
+
+def test_websocket_left_open_is_named_as_such(pytester: pytest.Pytester) -> None:
+    """An open WebSocket is not reported as an unreleased response (its 101 response
+    stays open with it); a closed one is no problem."""
+    pytester.makepyfile(wsapp=WS_APP)
+    _setup(pytester, AUTO + "asgi_app = wsapp:app\n", test_ws='''
+async def test_left_open(asgi_client):
+    ws = await asgi_client.ws_connect("/ws")
+    await ws.send_str("hi")
+
+async def test_closed(asgi_client):
+    async with asgi_client.ws_connect("/ws") as ws:
+        await ws.send_str("hi")
+''')
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines([
+        "*ERROR at teardown of test_left_open*",
+        "*1 WebSocket(s) left open: GET /ws (101) (use `async with client.ws_connect(...) as "
+        "ws:` or await ws.close())*",
+    ])
+    result.stdout.no_fnmatch_line("*never read or released*")
+
+
 HANG_APP = '''
 import asyncio
 from fastapi import FastAPI

@@ -48,6 +48,11 @@ def restoring_dependency_overrides(app: Any) -> Iterator[None]:
         original.update(saved)
 
 
+def _listed(responses: list[ClientResponse]) -> str:
+    shown = ", ".join(f"{_describe(r.method, r.url)} ({r.status})" for r in responses[:_SHOWN])
+    return shown + (f" and {len(responses) - _SHOWN} more" if len(responses) > _SHOWN else "")
+
+
 def _describe(method: str, url: Any) -> str:
     return f"{method} {getattr(url, 'path_qs', url)}"
 
@@ -105,13 +110,18 @@ class SessionBooks:
         unreleased = [r for r in self._responses if not r.closed]
         for response in unreleased:
             response.close()
-        if unreleased:
-            shown = ", ".join(f"{_describe(r.method, r.url)} ({r.status})"
-                              for r in unreleased[:_SHOWN])
-            more = f" and {len(unreleased) - _SHOWN} more" if len(unreleased) > _SHOWN else ""
+        # A WebSocket's handshake response (101) stays open as long as the WebSocket.
+        websockets = [r for r in unreleased if r.status == 101]
+        responses = [r for r in unreleased if r.status != 101]
+        if responses:
             problems.append(
-                f"{len(unreleased)} response(s) never read or released: {shown}{more} "
+                f"{len(responses)} response(s) never read or released: {_listed(responses)} "
                 "(use `async with client.get(...) as resp:` or await resp.read()/release())"
+            )
+        if websockets:
+            problems.append(
+                f"{len(websockets)} WebSocket(s) left open: {_listed(websockets)} (use "
+                "`async with client.ws_connect(...) as ws:` or await ws.close())"
             )
         for session in self._sessions:
             await session.close()
