@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 from typing import Any
 
@@ -112,6 +113,25 @@ def assert_points_at(
         assert any(where in line for line in frames[-2:]), frames
         # this package's own frames (the cycle's run, run_steps) are left out
         assert f"{os.sep}aiohttp_asgi_fast{os.sep}" not in notes[0]
+
+
+async def test_framework_frames_are_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """FastAPI's ~17 frames of fastapi and starlette before the endpoint are one line
+    naming them; the app's line and the innermost frame stay."""
+    tracked = Tracked()
+    timeout = aiohttp.ClientTimeout(total=0.2)
+    async with make_session(fastapi_app(tracked), session_options={"timeout": timeout}) as session:
+        with pytest.raises(asyncio.TimeoutError):
+            await session.get("/stuck")
+    logged = hang_records(caplog)[0].getMessage().splitlines()
+    collapsed = [line for line in logged if line.startswith("  ... ")]
+    assert len(collapsed) == 1, logged
+    assert re.fullmatch(r"  \.\.\. \d+ frames in (fastapi, starlette|starlette, fastapi).*",
+                        collapsed[0]), collapsed
+    shown = [line for line in logged if re.match(r"  \S.*:\d+ in ", line)]
+    assert len(shown) <= 3, logged  # the endpoint, and asyncio's Event.wait
+    assert f"{__file__}:{_line_of('# <- stuck (FastAPI)')} in " in shown[0]
+    assert logged.index(collapsed[0]) < logged.index(shown[0])  # innermost last
 
 
 async def test_fastapi_total_timeout_before_head(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import linecache
 import logging
 import os
+import sysconfig
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -33,6 +34,15 @@ logger: Final = logging.getLogger("aiohttp_asgi_fast")
 _PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _RUN_STEPS_CODE: Final = run_steps.__code__
 _MAX_DEPTH: Final = 500  # a cycle of awaitables cannot loop forever
+# Installed packages and the standard library: a run of at least this many of their
+# frames between the app's own is shown as one line naming the packages (a FastAPI
+# request passes ~17 frames of fastapi, starlette and anyio before the endpoint).
+_LIBRARY_ROOTS: Final = tuple(sorted({
+    os.path.abspath(path) + os.sep
+    for name in ("purelib", "platlib", "stdlib", "platstdlib")
+    if (path := sysconfig.get_paths().get(name))
+}, key=len, reverse=True))
+_COLLAPSE_AT: Final = 3
 
 
 def _frame_of(awaitable: Any) -> FrameType | None:
@@ -66,8 +76,9 @@ def app_stack(task: asyncio.Task[Any]) -> list[str]:
     generators and this package's ``run_steps``. It ends at the first awaited object
     that is not one of those: a Future, or a Task or ``gather`` the app awaits (their
     ``await`` goes through an iterator that exposes no frame), so it shows the app's
-    line that awaits them, not the other task's."""
-    lines: list[str] = []
+    line that awaits them, not the other task's. Runs of installed packages' and the
+    standard library's frames before the innermost one are one line each."""
+    frames: list[tuple[str, int, str, str | None]] = []  # file, line, function, package
     awaitable: Any = task.get_coro()
     for _ in range(_MAX_DEPTH):
         if awaitable is None:
@@ -78,13 +89,40 @@ def app_stack(task: asyncio.Task[Any]) -> list[str]:
         code = frame.f_code
         filename = code.co_filename
         if not filename.startswith(_PACKAGE_DIR):
-            lineno = frame.f_lineno
             name = getattr(code, "co_qualname", code.co_name)
-            lines.append(f"  {filename}:{lineno} in {name}")
-            source = linecache.getline(filename, lineno).strip()
-            if source:
-                lines.append(f"    {source}")
+            frames.append((filename, frame.f_lineno, name, _library_package(filename)))
         awaitable = _awaited_by(awaitable, frame)
+    return _render(frames)
+
+
+def _library_package(filename: str) -> str | None:
+    """The installed or standard-library package ``filename`` belongs to; None for the
+    app's own code."""
+    path = os.path.abspath(filename)
+    for root in _LIBRARY_ROOTS:
+        if path.startswith(root):
+            return path[len(root):].split(os.sep, 1)[0].removesuffix(".py")
+    return None
+
+
+def _render(frames: list[tuple[str, int, str, str | None]]) -> list[str]:
+    lines: list[str] = []
+    index = 0
+    while index < len(frames):
+        end = index
+        while end < len(frames) and frames[end][3] is not None:
+            end += 1
+        if end - index >= _COLLAPSE_AT and end < len(frames):  # not the innermost run
+            packages = ", ".join(dict.fromkeys(str(frame[3]) for frame in frames[index:end]))
+            lines.append(f"  ... {end - index} frames in {packages}")
+            index = end
+            continue
+        filename, lineno, name, _ = frames[index]
+        lines.append(f"  {filename}:{lineno} in {name}")
+        source = linecache.getline(filename, lineno).strip()
+        if source:
+            lines.append(f"    {source}")
+        index += 1
     return lines
 
 
