@@ -50,13 +50,10 @@ run_tests "$VENVS/newest" newest slow "$SDIST_DIR"
 
 echo "=== installing the pure wheel into $VENVS/pure"
 PACKAGE="$PURE_WHEEL" make_venv "$VENVS/pure" "$NEWEST_AIOHTTP"
-# The pure wheel has no compiled hot path by design: the tests of the load tester's
-# compiled mode (they check the compiled build is there) cannot apply; the hot-path tests
-# parametrized over both twins skip their compiled half themselves.
-run_tests "$VENVS/pure" "newest, pure wheel" pure "$SDIST_DIR" \
-    --deselect tests/test_bench_cli.py::test_compiled_build_is_importable_here \
-    --deselect "tests/test_bench_cli.py::test_mode_selects_the_hot_path[compiled-cython]" \
-    --deselect tests/test_bench_cli.py::test_mode_both_runs_all_requests_in_rounds_for_each_mode
+# The pure wheel has no compiled hot path by design: the tests that need it (marked
+# c_extension: the compiled twins, the guard that a normal build loaded it, the load
+# tester's compiled mode) cannot apply there.
+run_tests "$VENVS/pure" "newest, pure wheel" pure "$SDIST_DIR" -m "not slow and not c_extension"
 
 if [[ "$QUICK" == 0 ]]; then
     echo "=== ruff"

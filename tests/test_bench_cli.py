@@ -583,6 +583,7 @@ def test_targets_file_plain_and_json_lines(tmp_path: Path) -> None:
 # -- hot-path modes ------------------------------------------------------------------
 
 
+@pytest.mark.c_extension
 def test_compiled_build_is_importable_here() -> None:
     # CI always builds the compiled hot path; without the variable it must load.
     env = bench_env()
@@ -596,8 +597,8 @@ def test_compiled_build_is_importable_here() -> None:
     assert ("pure" if NO_EXTENSIONS else "compiled") == CURRENT_MODE
 
 
-@pytest.mark.parametrize(("mode", "implementation"), [("pure", "python"),
-                                                      ("compiled", "cython")])
+@pytest.mark.parametrize(("mode", "implementation"), [
+    ("pure", "python"), pytest.param("compiled", "cython", marks=pytest.mark.c_extension)])
 def test_mode_selects_the_hot_path(mode: str, implementation: str) -> None:
     report = bench_json("--mode", mode, "-n", "100")
     assert report["config"]["mode"] == mode
@@ -606,6 +607,7 @@ def test_mode_selects_the_hot_path(mode: str, implementation: str) -> None:
     assert result["requests"]["ok"] == 100
 
 
+@pytest.mark.c_extension
 def test_mode_both_runs_all_requests_in_rounds_for_each_mode() -> None:
     report = bench_json("--mode", "both", "-n", "600", "--rounds", "2")
     assert report["config"]["rounds"] == 2
