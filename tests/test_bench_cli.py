@@ -368,6 +368,11 @@ def test_app_and_paths_may_follow_options() -> None:
     report = bench_json("-n", "4", DEMO, "/", "-c", "1", "/stream", "--order", "sequential")
     assert (report["config"]["app"], report["config"]["paths"]) == (DEMO, ["/", "/stream"])
     assert only_result(report)["requests"]["ok"] == 4
+    # After "--" every token is a positional (review finding F3: "--" was an error).
+    proc = bench("-q", "--json", "-", "-n", "3", "-c", "1", DEMO, "--", "/stream")
+    assert proc.returncode == 0, _explain(proc)
+    report = report_of(proc)
+    assert (report["config"]["app"], report["config"]["paths"]) == (DEMO, ["/stream"])
     # A left-over option is still argparse's error.
     proc = bench(DEMO, "-n", "5", "/x", "--bogus")
     assert proc.returncode == 2, _explain(proc)

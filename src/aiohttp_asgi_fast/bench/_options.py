@@ -378,12 +378,16 @@ def parse_command_line(parser: argparse.ArgumentParser,
     args, extra = parser.parse_known_args(argv)
     if not extra:
         return args
-    options = [token for token in extra if token.startswith("-") and token != "-"]
+    # After a "--" every token is a positional, even one that starts with "-".
+    before, _, after = (extra[:extra.index("--")], "--", extra[extra.index("--") + 1:]
+                        ) if "--" in extra else (extra, "", [])
+    options = [token for token in before if token.startswith("-") and token != "-"]
     if options or getattr(args, "command", None) != "bench":
         parser.error(f"unrecognized arguments: {' '.join(options or extra)}")  # exits 2
-    if args.app is None:
-        args.app, *extra = extra
-    args.paths = [*args.paths, *extra]
+    positionals = [*before, *after]
+    if args.app is None and positionals:
+        args.app, *positionals = positionals
+    args.paths = [*args.paths, *positionals]
     return args
 
 
