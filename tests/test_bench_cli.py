@@ -369,7 +369,7 @@ def test_app_and_paths_may_follow_options() -> None:
     assert (report["config"]["app"], report["config"]["paths"]) == (DEMO, ["/", "/stream"])
     assert only_result(report)["requests"]["ok"] == 4
     # After "--" every token is a positional (review finding F3: "--" was an error).
-    proc = bench("-q", "--json", "-", "-n", "3", "-c", "1", DEMO, "--", "/stream")
+    proc = bench("-q", "--json", "-", DEMO, "-n", "3", "-c", "1", "--", "/stream")
     assert proc.returncode == 0, _explain(proc)
     report = report_of(proc)
     assert (report["config"]["app"], report["config"]["paths"]) == (DEMO, ["/stream"])
