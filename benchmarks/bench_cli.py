@@ -70,19 +70,23 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 # -- the bare loop (its own process) -------------------------------------------------
 
 
-async def _bare_loop(requests: int, concurrency: int) -> dict[str, Any]:
+async def _bare_loop(requests: int, concurrency: int, lean: bool = False) -> dict[str, Any]:
     from aiohttp_asgi_fast import ASGIApplicationConnector
     from aiohttp_asgi_fast.demo import app
 
     connector = ASGIApplicationConnector(app, limit=concurrency, lifespan=True)
     await connector.startup()  # as bench does, before the clock starts
     try:
-        return await _bare_requests(connector, requests, concurrency)
+        return await _bare_requests(connector, requests, concurrency, lean)
     finally:
         await connector.close()
 
 
-async def _bare_requests(connector: Any, requests: int, concurrency: int) -> dict[str, Any]:
+async def _bare_requests(connector: Any, requests: int, concurrency: int,
+                         lean: bool = False) -> dict[str, Any]:
+    """The bare loop: ``async with session.get("/")`` as people write it; ``lean``: the
+    call bench's virtual user makes (await the request, read, release in a finally),
+    which skips the context manager's ~12k instructions."""
     import aiohttp
 
     remaining = requests
@@ -100,18 +104,30 @@ async def _bare_requests(connector: Any, requests: int, concurrency: int) -> dic
                     if response.status != 200:
                         failed += 1
 
+        async def lean_user() -> None:
+            nonlocal remaining, failed
+            while remaining > 0:
+                remaining -= 1
+                response = await session.get("/")
+                try:
+                    await response.read()
+                finally:
+                    response.release()
+                if response.status != 200:
+                    failed += 1
+
         toggle = _callgrind_window.toggler()  # under callgrind: count only what is timed
         toggle()
         started = time.perf_counter()
-        await asyncio.gather(*(user() for _ in range(concurrency)))
+        await asyncio.gather(*((lean_user if lean else user)() for _ in range(concurrency)))
         duration = time.perf_counter() - started
         toggle()
     return {"requests": requests, "failed": failed, "duration_s": duration,
             "rps": requests / duration}
 
 
-def _bare_main(requests: int, concurrency: int) -> None:
-    print(json.dumps(asyncio.run(_bare_loop(requests, concurrency))), flush=True)
+def _bare_main(requests: int, concurrency: int, lean: bool) -> None:
+    print(json.dumps(asyncio.run(_bare_loop(requests, concurrency, lean))), flush=True)
 
 
 async def _load_only(requests: int, concurrency: int) -> dict[str, Any]:
@@ -149,11 +165,13 @@ async def _load_only(requests: int, concurrency: int) -> dict[str, Any]:
 
 
 async def _interleaved(blocks: int, requests: int, concurrency: int) -> dict[str, Any]:
-    """The bare loop and bench's load phase in one process, in alternating blocks of
-    ``requests`` (order alternating too): the req/s of each block, and the ratio of each
-    adjacent pair. One process removes what differs between fresh processes (memory
-    layout, hash seeds: two bare loops started together on separate cores have differed
-    by 0.63-1.36x here), and short alternating blocks the machine's drift."""
+    """The bare loop (``async with``), the same loop making bench's leaner call, and
+    bench's load phase in one process, in rotating blocks of ``requests``: the req/s of
+    each block, and bench's ratio to each loop in the same round. One process removes
+    what differs between fresh processes (memory layout, hash seeds: two bare loops
+    started together on separate cores have differed by 0.63-1.36x here), and short
+    rotating blocks the machine's drift. A block should hold a few of the recorder's
+    4,096-tuple batches, so that their counting falls inside bench's clock as in a run."""
     from aiohttp_asgi_fast import ASGIApplicationConnector
     from aiohttp_asgi_fast.bench._options import build_parser, options_from_args
     from aiohttp_asgi_fast.bench._runner import prepare, run_load
@@ -165,8 +183,9 @@ async def _interleaved(blocks: int, requests: int, concurrency: int) -> dict[str
         ["bench", "-n", str(requests), "-c", str(concurrency), "-q"])
     prepared, _ = await prepare(options_from_args(args, "compiled"))
 
-    async def bare() -> float:
-        return float((await _bare_requests(bare_connector, requests, concurrency))["rps"])
+    async def bare(lean: bool) -> float:
+        result = await _bare_requests(bare_connector, requests, concurrency, lean)
+        return float(result["rps"])
 
     async def bench() -> float:
         recorder = await run_load(prepared, asyncio.Event(), None, requests=requests,
@@ -175,23 +194,22 @@ async def _interleaved(blocks: int, requests: int, concurrency: int) -> dict[str
             raise RuntimeError(f"bench's load had {recorder.failed} failed requests")
         return recorder.ok / recorder.duration
 
+    runs: dict[str, Callable[[], Any]] = {
+        "bare": lambda: bare(False), "lean": lambda: bare(True), "bench": bench}
+    got: dict[str, list[float]] = {name: [] for name in runs}
     try:
-        await bare()  # warm both up
-        await bench()
-        bares: list[float] = []
-        benches: list[float] = []
+        for name in runs:  # warm all three up
+            await runs[name]()
+        order = list(runs)
         for block in range(blocks):
-            if block % 2:
-                benches.append(await bench())
-                bares.append(await bare())
-            else:
-                bares.append(await bare())
-                benches.append(await bench())
+            for name in order[block % 3:] + order[:block % 3]:
+                got[name].append(await runs[name]())
     finally:
         await prepared.close()
         await bare_connector.close()
-    return {"bare_rps": bares, "bench_rps": benches,
-            "ratios": [b / a for a, b in zip(bares, benches, strict=True)]}
+    return {"bare_rps": got["bare"], "lean_rps": got["lean"], "bench_rps": got["bench"],
+            "ratios": [b / a for a, b in zip(got["bare"], got["bench"], strict=True)],
+            "lean_ratios": [b / a for a, b in zip(got["lean"], got["bench"], strict=True)]}
 
 
 # -- running things ------------------------------------------------------------------
@@ -209,8 +227,9 @@ def bench_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "aiohttp_asgi_fast", "bench", *args, "-q", "--json", "-"]
 
 
-def bare_cmd(requests: int) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--bare", str(requests)]
+def bare_cmd(requests: int, lean: bool = False) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--bare-lean" if lean else "--bare",
+            str(requests)]
 
 
 def interleaved_cmd(blocks: int, requests: int) -> list[str]:
@@ -439,34 +458,45 @@ def measure_cost(pairs: int, requests: int, blocks: int) -> Section:
     section.line(f"bench p99 latency (median of runs): {statistics.median(p99s):.3f} ms")
     # Fresh processes differ by more than the 5% measured (memory layout, hash seeds):
     # the same, finely interleaved in one process (bench's own load phase, prepare()
-    # and run_load(), against the bare loop), three processes.
-    block = 2000
-    section.line(f"in one process: bare loop and bench's load phase in alternating blocks of "
-                 f"{block:,} requests, {blocks} blocks each, 3 processes; ratio = bench / bare "
-                 "of adjacent blocks")
+    # and run_load(), against the bare loop and against it making bench's leaner call).
+    block = 8192  # two of the recorder's batches: their counting falls inside the clock
+    section.line(f"in one process: the bare loop, the bare loop making bench's call (await, "
+                 f"read, release: 'lean') and bench's load phase in rotating blocks of "
+                 f"{block:,} requests, {blocks} rounds, 3 processes; ratio = bench / loop "
+                 "in the same round")
     ratios: list[float] = []
+    lean_ratios: list[float] = []
     loads: list[float | None] = []
     for run in range(3):
         wait_for_quiet()
         with OtherLoad() as load:
-            got = run_json(interleaved_cmd(blocks, block), 600)
+            got = run_json(interleaved_cmd(blocks, block), 900)
         loads.append(load.cores)
         ratios.extend(got["ratios"])
-        quartiles = statistics.quantiles(got["ratios"], n=4)
+        lean_ratios.extend(got["lean_ratios"])
         section.line(f"  process {run + 1}: bare {statistics.median(got['bare_rps']):,.0f}, "
-                     f"bench {statistics.median(got['bench_rps']):,.0f} req/s (medians); "
-                     f"ratio median {statistics.median(got['ratios']):.3f} (quartiles "
-                     f"{quartiles[0]:.3f}..{quartiles[2]:.3f}); other load "
+                     f"lean {statistics.median(got['lean_rps']):,.0f}, bench "
+                     f"{statistics.median(got['bench_rps']):,.0f} req/s (medians); bench / "
+                     f"bare {statistics.median(got['ratios']):.3f}, bench / lean "
+                     f"{statistics.median(got['lean_ratios']):.3f}; other load "
                      f"{_fmt_cores(load.cores)}")
-        log(f"[cost interleaved {run + 1}/3] median ratio {statistics.median(got['ratios']):.3f}")
+        log(f"[cost interleaved {run + 1}/3] bench / bare "
+            f"{statistics.median(got['ratios']):.3f}")
     ratio = statistics.median(ratios)
-    section.line(f"  all {len(ratios)} pairs of blocks: median ratio {ratio:.3f}")
+    lean_ratio = statistics.median(lean_ratios)
+    quartiles = statistics.quantiles(ratios, n=4)
+    section.line(f"  all {len(ratios)} rounds: bench / bare median {ratio:.3f} (quartiles "
+                 f"{quartiles[0]:.3f}..{quartiles[2]:.3f}); bench / lean median "
+                 f"{lean_ratio:.3f}")
     section.data = {"bare_rps": runs.a, "bench_rps": runs.b, "ratios": runs.ratios,
                     "other_load_cores": runs.others, "median_ratio": process_ratio,
                     "bench_p99_ms": p99s, "interleaved_ratios": ratios,
-                    "interleaved_median_ratio": ratio, "interleaved_other_load": loads}
+                    "interleaved_lean_ratios": lean_ratios,
+                    "interleaved_median_ratio": ratio, "interleaved_lean_median_ratio": lean_ratio,
+                    "interleaved_other_load": loads}
     section.target(f"bench >= 95% of a bare session.get loop's req/s (interleaved in one "
-                   f"process: median ratio {ratio:.3f}{busy_note(loads)}; fresh processes: "
+                   f"process: median ratio {ratio:.3f}{busy_note(loads)}; against the loop "
+                   f"making bench's leaner call: {lean_ratio:.3f}; fresh processes: "
                    f"{process_ratio:.3f}{busy_note(runs.others)})", ratio >= 0.95)
     return section
 
@@ -507,6 +537,7 @@ def measure_instructions(short: int, long: int) -> Section:
             jobs[f"load {n}"] = partial(callgrind, load_only_cmd(n))
             if window is not None:
                 jobs[f"bare timed {n}"] = partial(callgrind, bare_cmd(n), window)
+                jobs[f"lean timed {n}"] = partial(callgrind, bare_cmd(n, lean=True), window)
                 jobs[f"load timed {n}"] = partial(callgrind, load_only_cmd(n), window)
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 2))) as pool:
             futures = {name: pool.submit(job) for name, job in jobs.items()}
@@ -531,16 +562,21 @@ def measure_instructions(short: int, long: int) -> Section:
     if window is not None:
         per["bare timed"] = per_request("bare timed")
         per["load timed"] = per_request("load timed")
+        per["lean timed"] = per_request("lean timed")
         ratio = per["bare timed"] / per["load timed"]
+        lean_ratio = per["lean timed"] / per["load timed"]
         section.line("  what the req/s clocks time (callgrind counting only between the "
                      "window's edges: the bare loop's gather; bench's schedule start to the "
                      "load's end):")
         section.line(f"    bare loop           {per['bare timed']:>12,.0f}")
+        section.line(f"    bare loop, lean     {per['lean timed']:>12,.0f}   (making bench's "
+                     "call: await, read, release)")
         section.line(f"    bench's load        {per['load timed']:>12,.0f}   "
                      f"({per['load timed'] / per['bare timed'] - 1:+.1%}; bare / bench = "
-                     f"{ratio:.3f})")
+                     f"{ratio:.3f}; lean / bench = {lean_ratio:.3f})")
         target = (f"instructions: the load bench times within 5% of the bare loop's (bare / "
-                  f"bench = {ratio:.3f}; whole processes: load only "
+                  f"bench = {ratio:.3f}; against the loop making bench's leaner call "
+                  f"{lean_ratio:.3f}; whole processes: load only "
                   f"{per['bare'] / per['load']:.3f}, CLI {per['bare'] / per['bench']:.3f})")
     else:
         ratio = per["bare"] / per["load"]
@@ -810,13 +846,16 @@ def main() -> None:
                              f"the machine to use < {QUIET_CORES} cores (default %(default)s; "
                              "0: never wait)")
     parser.add_argument("--bare", type=int, default=None, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-lean", type=int, default=None, metavar="N",
+                        help=argparse.SUPPRESS)
     parser.add_argument("--load-only", type=int, default=None, metavar="N",
                         help=argparse.SUPPRESS)
     parser.add_argument("--interleaved", default=None, metavar="BLOCKSxN",
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.bare is not None:
-        _bare_main(args.bare, CONCURRENCY)
+    if args.bare is not None or args.bare_lean is not None:
+        lean = args.bare_lean is not None
+        _bare_main(args.bare_lean if lean else args.bare, CONCURRENCY, lean)
         return
     if args.interleaved is not None:
         blocks, requests = (int(x) for x in args.interleaved.split("x"))
@@ -833,7 +872,7 @@ def main() -> None:
     MAX_WAIT[0] = args.max_wait
     plan: dict[str, Callable[[], Section]] = {
         "cost": lambda: measure_cost(3 if quick else 9, 10_000 if quick else 20_000,
-                                     10 if quick else 30),
+                                     4 if quick else 12),
         "instructions": lambda: measure_instructions(200 if quick else 2000,
                                                      1000 if quick else 6000),
         "workers": lambda: measure_workers(2 if quick else 5, 3.0 if quick else 8.0),
