@@ -13,10 +13,10 @@ app task's stack is attached to it as a note (Python 3.11+) and logged at INFO o
 from __future__ import annotations
 
 import asyncio
+import functools
 import linecache
 import logging
 import os
-import sysconfig
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,12 +37,20 @@ _MAX_DEPTH: Final = 500  # a cycle of awaitables cannot loop forever
 # Installed packages and the standard library: a run of at least this many of their
 # frames between the app's own is shown as one line naming the packages (a FastAPI
 # request passes ~17 frames of fastapi, starlette and anyio before the endpoint).
-_LIBRARY_ROOTS: Final = tuple(sorted({
-    os.path.abspath(path) + os.sep
-    for name in ("purelib", "platlib", "stdlib", "platstdlib")
-    if (path := sysconfig.get_paths().get(name))
-}, key=len, reverse=True))
 _COLLAPSE_AT: Final = 3
+
+
+@functools.cache
+def _library_roots() -> tuple[str, ...]:
+    """Where installed packages and the standard library live (read on first use: a
+    hang is rare, and sysconfig costs every import of the connector otherwise)."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    roots = {os.path.abspath(path) + os.sep
+             for name in ("purelib", "platlib", "stdlib", "platstdlib")
+             if (path := paths.get(name))}
+    return tuple(sorted(roots, key=len, reverse=True))
 
 
 def _frame_of(awaitable: Any) -> FrameType | None:
@@ -99,7 +107,7 @@ def _library_package(filename: str) -> str | None:
     """The installed or standard-library package ``filename`` belongs to; None for the
     app's own code."""
     path = os.path.abspath(filename)
-    for root in _LIBRARY_ROOTS:
+    for root in _library_roots():
         if path.startswith(root):
             return path[len(root):].split(os.sep, 1)[0].removesuffix(".py")
     return None
